@@ -1,0 +1,3 @@
+"""envfarm: an open environment farm for agentic RL on software engineering."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""envfarm.agent (see DESIGN.md)."""

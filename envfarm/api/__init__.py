@@ -1,0 +1,1 @@
+"""envfarm.api (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""envfarm.cli (see DESIGN.md)."""

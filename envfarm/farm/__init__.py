@@ -1,0 +1,1 @@
+"""envfarm.farm (see DESIGN.md)."""

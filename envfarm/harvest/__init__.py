@@ -1,0 +1,1 @@
+"""envfarm.harvest (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""envfarm.kubesim (see DESIGN.md)."""

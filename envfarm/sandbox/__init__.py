@@ -1,0 +1,1 @@
+"""envfarm.sandbox (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""envfarm.store (see DESIGN.md)."""

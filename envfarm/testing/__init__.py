@@ -1,0 +1,1 @@
+"""envfarm.testing (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""envfarm.train (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""envfarm.verify (see DESIGN.md)."""
