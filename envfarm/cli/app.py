@@ -6,7 +6,6 @@ import logging
 
 import typer
 
-
 app = typer.Typer(
     name="envfarm", help="envfarm: harvest, run and verify SWE tasks for agentic RL.", no_args_is_help=True
 )
