@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import typer
+from rich.console import Console
+from rich.markup import escape
+
+from envfarm.cli import demo, tasks
+from envfarm.errors import EnvfarmError
 
 app = typer.Typer(
-    name="envfarm", help="envfarm: harvest, run and verify SWE tasks for agentic RL.", no_args_is_help=True
+    name="envfarm",
+    help="envfarm: harvest, run and verify SWE tasks for agentic RL.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
 )
+app.add_typer(tasks.app, name="tasks")
+app.command("demo")(demo.demo)
 
 
 @app.callback()
 def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Log at debug level.")) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    level = logging.DEBUG if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
 def main() -> None:
-    app()
+    """Entry point: envfarm's own errors print as one clear line and exit 2, never as a traceback."""
+    try:
+        app()
+    except EnvfarmError as exc:
+        Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        sys.exit(2)

@@ -1,1 +1,1 @@
-"""envfarm.store (see DESIGN.md)."""
+"""Task store and record store (SQLite by default), artifact files."""

@@ -1,0 +1,3 @@
+from envfarm.cli.app import main
+
+main()
