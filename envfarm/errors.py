@@ -19,6 +19,7 @@ whole family, one branch, or one leaf. Messages name the record, file, line and 
     │   ├── CommandTimeout          a command ran past its time limit
     │   ├── OutputTooLarge          a response or file is over its size limit
     │   ├── RuntimeAuthError        the runtime answered 401
+    │   ├── RuntimeRequestError     the runtime refused a request (path outside the workspace, no such file)
     │   └── EnvBuildError           building an environment (venv, workspace) failed
     │       ├── InterpreterMissing  the Python version a task needs is not on this machine
     │       └── RepoNotCached       the task's repository is neither cached nor fetchable
@@ -29,6 +30,8 @@ whole family, one branch, or one leaf. Messages name the record, file, line and 
     ├── ClusterError                Kubernetes API or kubesim trouble
     │   └── ApiError                an API call failed with a status code
     └── PolicyError                 a policy endpoint or model failed
+        ├── PolicyUnavailable       the endpoint did not answer, or kept failing, after retries
+        └── ContextLengthExceeded   the conversation no longer fits the model's context
 """
 
 from __future__ import annotations
@@ -102,6 +105,15 @@ class RuntimeAuthError(SandboxError):
     """The runtime refused the request's token (HTTP 401)."""
 
 
+class RuntimeRequestError(SandboxError):
+    """The runtime refused a request; ``code`` says why (``path_outside``, ``not_found`` ...)."""
+
+    def __init__(self, message: str, *, status: int = 400, code: str = "") -> None:
+        self.status = status
+        self.code = code
+        super().__init__(message)
+
+
 class EnvBuildError(SandboxError):
     """Building an environment failed; ``log`` holds the build log's tail."""
 
@@ -157,3 +169,11 @@ class ApiError(ClusterError):
 
 class PolicyError(EnvfarmError):
     """A policy endpoint or model failed."""
+
+
+class PolicyUnavailable(PolicyError):
+    """The policy endpoint did not answer, or kept failing, after its retries (an infrastructure failure)."""
+
+
+class ContextLengthExceeded(PolicyError):
+    """The conversation no longer fits the model's context: the rollout ends truncated."""

@@ -10,6 +10,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from envfarm.cli import demo, tasks
+from envfarm.cli import env as env_cli
+from envfarm.cli import harvest as harvest_cli
+from envfarm.cli import repos as repos_cli
+from envfarm.cli import verify as verify_cli
 from envfarm.errors import EnvfarmError
 
 app = typer.Typer(
@@ -19,7 +23,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(tasks.app, name="tasks")
+app.add_typer(harvest_cli.app, name="harvest")
+app.add_typer(env_cli.app, name="env")
+app.add_typer(repos_cli.app, name="repos")
 app.command("demo")(demo.demo)
+app.command("verify", epilog=verify_cli.EPILOG)(verify_cli.verify)
 
 
 @app.callback()

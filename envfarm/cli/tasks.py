@@ -18,6 +18,8 @@ from envfarm.store.ingest import IngestReport, ingest, write_rejects
 from envfarm.store.readers import SUFFIXES, Raw
 from envfarm.store.tasks import AnyTask, TaskFilter
 
+LIST_COUNT_CAP = 10_000
+
 app = typer.Typer(help="Load, query and export tasks.", no_args_is_help=True)
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -104,7 +106,7 @@ def list_cmd(
     """List tasks, newest first."""
     with open_store(home) as store:
         where = TaskFilter(repo=repo, kind=kind, status=status, text=text)
-        tasks, total = store.query(where, limit=limit), store.count(where)
+        tasks, total = store.query(where, limit=limit), store.count(where, cap=LIST_COUNT_CAP)
     if as_json:
         for task in tasks:
             typer.echo(task.model_dump_json(exclude_none=True))
@@ -113,7 +115,8 @@ def list_cmd(
     for task in tasks:
         table.add_row(*_row(task))
     console.print(table)
-    console.print(f"{len(tasks)} of {total} matching tasks")
+    shown = f"{LIST_COUNT_CAP}+" if total >= LIST_COUNT_CAP else str(total)
+    console.print(f"{len(tasks)} of {shown} matching tasks")
 
 
 def _row(task: AnyTask) -> list[str]:

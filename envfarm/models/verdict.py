@@ -56,3 +56,5 @@ class Verdict(Strict):
     timings: Timings = Field(default_factory=Timings)
     verifier: str = ""
     verifier_version: str = ""
+    runs: int = 1  # how many times the tests ran (reruns); confidence is their agreement
+    apply_method: str = ""  # how the candidate patch went in: "git apply", "git apply --3way", "patch --fuzz"

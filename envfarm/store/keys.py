@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from typing import Any
+
+import orjson
 
 _PR_SUFFIX = re.compile(r"-(\d+)$")
 _FILE_HEADER = re.compile(r"^(?:\+\+\+|---) (?:[ab]/)?(\S+)")
 
 
-def content_hash(record: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON of a record: identical content gives an identical hash."""
-    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def canonical_json(record: dict[str, Any]) -> bytes:
+    """The record as compact UTF-8 JSON with sorted keys: equal content, equal bytes."""
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+
+
+def content_hash(canonical: bytes) -> str:
+    """sha256 of a record's canonical JSON: identical content gives an identical hash."""
+    return hashlib.sha256(canonical).hexdigest()
 
 
 def patch_fingerprint(patch: str) -> str | None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from envfarm.errors import StoreError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -22,16 +22,21 @@ CREATE TABLE IF NOT EXISTS tasks (
     content_hash TEXT NOT NULL,
     revision     INTEGER NOT NULL DEFAULT 1,
     source_file  TEXT NOT NULL DEFAULT '',
-    ingested_at  TEXT NOT NULL,
-    statement    TEXT NOT NULL,
-    data         TEXT NOT NULL
+    ingested_at  TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS tasks_repo ON tasks(repo);
-CREATE INDEX IF NOT EXISTS tasks_kind ON tasks(kind);
-CREATE INDEX IF NOT EXISTS tasks_status ON tasks(status);
+CREATE INDEX IF NOT EXISTS tasks_repo ON tasks(repo, created_at);
+CREATE INDEX IF NOT EXISTS tasks_kind_status ON tasks(kind, status, created_at);
+CREATE INDEX IF NOT EXISTS tasks_status ON tasks(status, created_at);
 CREATE INDEX IF NOT EXISTS tasks_created ON tasks(created_at);
 CREATE INDEX IF NOT EXISTS tasks_repo_pr ON tasks(repo, pr_number) WHERE pr_number IS NOT NULL;
 CREATE INDEX IF NOT EXISTS tasks_patch_hash ON tasks(patch_hash) WHERE patch_hash IS NOT NULL;
+-- The large parts live apart, one row per task with the same rowid, so that filtering and counting
+-- touch only the small rows above.
+CREATE TABLE IF NOT EXISTS task_blobs (
+    rowid     INTEGER PRIMARY KEY,
+    statement TEXT NOT NULL,
+    data      TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS task_revisions (
     instance_id  TEXT NOT NULL,
     revision     INTEGER NOT NULL,
@@ -41,17 +46,20 @@ CREATE TABLE IF NOT EXISTS task_revisions (
     PRIMARY KEY (instance_id, revision)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS tasks_fts USING fts5(
-    statement, content='tasks', content_rowid='rowid', tokenize='unicode61'
+    statement, content='task_blobs', content_rowid='rowid', tokenize='unicode61', detail='none'
 );
-CREATE TRIGGER IF NOT EXISTS tasks_ai AFTER INSERT ON tasks BEGIN
+CREATE TRIGGER IF NOT EXISTS task_blobs_ai AFTER INSERT ON task_blobs BEGIN
+    INSERT INTO tasks_fts(rowid, statement) VALUES (new.rowid, new.statement);
+END;
+CREATE TRIGGER IF NOT EXISTS task_blobs_ad AFTER DELETE ON task_blobs BEGIN
+    INSERT INTO tasks_fts(tasks_fts, rowid, statement) VALUES ('delete', old.rowid, old.statement);
+END;
+CREATE TRIGGER IF NOT EXISTS task_blobs_au AFTER UPDATE OF statement ON task_blobs BEGIN
+    INSERT INTO tasks_fts(tasks_fts, rowid, statement) VALUES ('delete', old.rowid, old.statement);
     INSERT INTO tasks_fts(rowid, statement) VALUES (new.rowid, new.statement);
 END;
 CREATE TRIGGER IF NOT EXISTS tasks_ad AFTER DELETE ON tasks BEGIN
-    INSERT INTO tasks_fts(tasks_fts, rowid, statement) VALUES ('delete', old.rowid, old.statement);
-END;
-CREATE TRIGGER IF NOT EXISTS tasks_au AFTER UPDATE OF statement ON tasks BEGIN
-    INSERT INTO tasks_fts(tasks_fts, rowid, statement) VALUES ('delete', old.rowid, old.statement);
-    INSERT INTO tasks_fts(rowid, statement) VALUES (new.rowid, new.statement);
+    DELETE FROM task_blobs WHERE rowid = old.rowid;
 END;
 """
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from envfarm.errors import NotFoundError, StoreError
 from envfarm.models.task import SweTask, TaskStatus, WebTask, parse_task, task_to_record
-from envfarm.store.keys import content_hash, patch_fingerprint, pr_number
+from envfarm.store.keys import canonical_json, content_hash, patch_fingerprint, pr_number
 from envfarm.store.schema import connect
 
 AnyTask = SweTask | WebTask
@@ -48,9 +48,15 @@ class TaskFilter:
                 clauses.append(f"t.{column} = ?")
                 args.append(value)
         if self.text:
-            clauses.append("t.rowid IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH ?)")
+            clauses.append("tasks_fts MATCH ?")
             args.append(_fts_query(self.text))
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+def _source(where: TaskFilter, *, blobs: bool = True) -> str:
+    """The FROM clause: a text search is driven by the full-text index, joined to the small task rows."""
+    base = "tasks_fts f CROSS JOIN tasks t ON t.rowid = f.rowid" if where.text else "tasks t"
+    return base + (" JOIN task_blobs b ON b.rowid = t.rowid" if blobs else "")
 
 
 def _fts_query(text: str) -> str:
@@ -92,13 +98,13 @@ class TaskStore:
 
     def upsert(self, task: AnyTask, source_file: str = "") -> tuple[Upsert, str]:
         """Insert or update one task; returns what happened and, for a duplicate, which task it repeats."""
-        record = task_to_record(task)
-        digest = content_hash(record)
+        canonical = canonical_json(task_to_record(task))
+        digest, data = content_hash(canonical), canonical.decode()
         repo = task.repo if isinstance(task, SweTask) else ""
         prn = pr_number(task.instance_id, repo, task.envfarm.source.pr_number) if repo else None
         fingerprint = patch_fingerprint(task.patch) if isinstance(task, SweTask) else None
         existing = self._conn.execute(
-            "SELECT content_hash, revision FROM tasks WHERE instance_id = ?", (task.instance_id,)
+            "SELECT content_hash, revision, rowid FROM tasks WHERE instance_id = ?", (task.instance_id,)
         ).fetchone()
         if existing and existing[0] == digest:
             return Upsert.unchanged, ""
@@ -106,21 +112,26 @@ class TaskStore:
         if other:
             return Upsert.duplicate, other
         row = (task.kind, repo, task.envfarm.validation.status.value, task.created_at, prn, fingerprint)
-        data = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
         statement = task.problem_statement if isinstance(task, SweTask) else task.instruction
         if existing is None:
-            self._conn.execute(
+            cursor = self._conn.execute(
                 "INSERT INTO tasks(kind, repo, status, created_at, pr_number, patch_hash, instance_id,"
-                " content_hash, source_file, ingested_at, statement, data) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (*row, task.instance_id, digest, source_file, _now(), statement, data),
+                " content_hash, source_file, ingested_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (*row, task.instance_id, digest, source_file, _now()),
+            )
+            self._conn.execute(
+                "INSERT INTO task_blobs(rowid, statement, data) VALUES (?,?,?)",
+                (cursor.lastrowid, statement, data),
             )
             return Upsert.accepted, ""
-        self._keep_revision(task.instance_id, existing[1])
+        self._keep_revision(task.instance_id, existing[2])
         self._conn.execute(
             "UPDATE tasks SET kind=?, repo=?, status=?, created_at=?, pr_number=?, patch_hash=?,"
-            " content_hash=?, revision=revision+1, source_file=?, ingested_at=?, statement=?, data=?"
-            " WHERE instance_id = ?",
-            (*row, digest, source_file, _now(), statement, data, task.instance_id),
+            " content_hash=?, revision=revision+1, source_file=?, ingested_at=? WHERE rowid = ?",
+            (*row, digest, source_file, _now(), existing[2]),
+        )
+        self._conn.execute(
+            "UPDATE task_blobs SET statement=?, data=? WHERE rowid=?", (statement, data, existing[2])
         )
         return Upsert.updated, ""
 
@@ -141,15 +152,19 @@ class TaskStore:
                 return f"{hit[0]} (same changes in the gold patch)"
         return ""
 
-    def _keep_revision(self, instance_id: str, revision: int) -> None:
+    def _keep_revision(self, instance_id: str, rowid: int) -> None:
         self._conn.execute(
             "INSERT OR REPLACE INTO task_revisions(instance_id, revision, content_hash, replaced_at, data)"
-            " SELECT instance_id, revision, content_hash, ?, data FROM tasks WHERE instance_id = ?",
-            (_now(), instance_id),
+            " SELECT t.instance_id, t.revision, t.content_hash, ?, b.data"
+            " FROM tasks t JOIN task_blobs b ON b.rowid = t.rowid WHERE t.rowid = ?",
+            (_now(), rowid),
         )
 
     def get(self, instance_id: str) -> AnyTask:
-        row = self._conn.execute("SELECT data FROM tasks WHERE instance_id = ?", (instance_id,)).fetchone()
+        row = self._conn.execute(
+            "SELECT b.data FROM tasks t JOIN task_blobs b ON b.rowid = t.rowid WHERE t.instance_id = ?",
+            (instance_id,),
+        ).fetchone()
         if row is None:
             raise NotFoundError(f"no task {instance_id!r} in {self.path}")
         return _load(row[0], instance_id)
@@ -167,10 +182,11 @@ class TaskStore:
         ]
 
     def query(self, where: TaskFilter, *, limit: int = 50, offset: int = 0) -> list[AnyTask]:
+        """Matching tasks: newest created first, or, with a text search, most recently stored first."""
         sql, args = where.where()
+        order = "f.rowid DESC" if where.text else "t.created_at DESC, t.rowid DESC"
         rows = self._conn.execute(
-            f"SELECT t.instance_id, t.data FROM tasks t{sql} ORDER BY t.created_at DESC, t.instance_id"
-            " LIMIT ? OFFSET ?",
+            f"SELECT t.instance_id, b.data FROM {_source(where)}{sql} ORDER BY {order} LIMIT ? OFFSET ?",
             (*args, limit, offset),
         ).fetchall()
         return [_load(data, iid) for iid, data in rows]
@@ -179,13 +195,17 @@ class TaskStore:
         sql, args = where.where()
         tail = f" LIMIT {int(limit)}" if limit else ""
         rows = self._conn.execute(
-            f"SELECT t.instance_id FROM tasks t{sql} ORDER BY t.instance_id{tail}", args
+            f"SELECT t.instance_id FROM {_source(where, blobs=False)}{sql} ORDER BY t.instance_id{tail}", args
         )
         return [r[0] for r in rows]
 
-    def count(self, where: TaskFilter = TaskFilter()) -> int:
+    def count(self, where: TaskFilter = TaskFilter(), *, cap: int | None = None) -> int:
+        """How many tasks match; with ``cap``, counting stops there (a list page says "10000+")."""
         sql, args = where.where()
-        return int(self._conn.execute(f"SELECT count(*) FROM tasks t{sql}", args).fetchone()[0])
+        inner = f"SELECT 1 FROM {_source(where, blobs=False)}{sql}"
+        if cap is not None:
+            inner += f" LIMIT {int(cap)}"
+        return int(self._conn.execute(f"SELECT count(*) FROM ({inner})", args).fetchone()[0])
 
     def iter_tasks(self, where: TaskFilter = TaskFilter(), *, chunk: int = 1000) -> Iterator[AnyTask]:
         """Every matching task in id order, read in chunks so memory stays flat on 100k tasks."""
@@ -194,7 +214,7 @@ class TaskStore:
         last = ""
         while True:
             rows = self._conn.execute(
-                f"SELECT t.instance_id, t.data FROM tasks t{sql}{joiner}t.instance_id > ?"
+                f"SELECT t.instance_id, b.data FROM {_source(where)}{sql}{joiner}t.instance_id > ?"
                 " ORDER BY t.instance_id LIMIT ?",
                 (*args, last, chunk),
             ).fetchall()

@@ -1,0 +1,88 @@
+"""Sample repositories end to end: mine, screen, validate in real sandboxes, compare with expected.yaml."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from envfarm.cli.harvest import verify_kit
+from envfarm.harvest import gitmine
+from envfarm.harvest.filters import FilterConfig
+from envfarm.harvest.ledgerdb import HarvestDB
+from envfarm.harvest.pipeline import Harvester
+from envfarm.harvest.validate import Validator
+from envfarm.models.task import SweTask
+from envfarm.sandbox.limits import Limits
+from envfarm.sandbox.local import LocalSandbox, SandboxSpec, find_bwrap
+from envfarm.sandbox.protocol import Sandbox
+from envfarm.sandbox.repos import RepoCache
+from envfarm.sandbox.workspace import create_workspace
+from envfarm.testing.samples import SAMPLES_DIR, build_sample
+
+VENV = Path(sys.prefix)
+BASE_PYTHON = Path(os.path.realpath(sys.executable)).parents[1]
+SAMPLES = {"textkit": ["main", "release-1.0"]}
+
+
+def env_factory(cache: RepoCache, root: Path):  # type: ignore[no-untyped-def]
+    async def fresh(task: SweTask) -> Sandbox:
+        snapshot, sha = cache.snapshot(task.repo, task.base_commit)
+        workspace = create_workspace(snapshot, sha, root / uuid.uuid4().hex[:12])
+        spec = SandboxSpec(
+            workspace=workspace, base_commit=sha, python=str(VENV / "bin" / "python"),
+            ro_paths=[VENV, BASE_PYTHON, snapshot], path_dirs=[str(VENV / "bin")],
+            limits=Limits(wall_time_s=300, memory_mb=1024, nproc=256),
+        )  # fmt: skip
+        return LocalSandbox(spec)
+
+    return fresh
+
+
+def expected_keys(sample: str, labels: dict[str, str]) -> dict[str, dict[str, Any]]:
+    expected = yaml.safe_load((SAMPLES_DIR / sample / "expected.yaml").read_text())
+    out = {}
+    for label, want in expected.items():
+        key = f"pr-{want['pr']}" if "pr" in want else f"commit-{labels[label][:12]}"
+        out[key] = want
+    return out
+
+
+@pytest.mark.parametrize("sample", sorted(SAMPLES))
+def test_sample_repository_harvest(sample: str, tmp_path: Path) -> None:
+    if find_bwrap() is None:
+        pytest.skip("bubblewrap is not installed (pip install 'envfarm[sandbox]')")
+    repo_dir = tmp_path / sample
+    labels = build_sample(sample, repo_dir)
+    name = yaml.safe_load((SAMPLES_DIR / sample / "history.yaml").read_text())["repo"]
+    cache = RepoCache(tmp_path / "repos")
+    cache.add(name, repo_dir)
+    issues = gitmine.load_issues(SAMPLES_DIR / sample / "issues.yaml")
+    validator = Validator(env_factory(cache, tmp_path / "ws"), verify_kit(), runs=3, timeout_s=120)
+    db = HarvestDB(tmp_path / "harvest.db")
+    harvester = Harvester(
+        db=db, files_at=gitmine.GitFiles(repo_dir), config=FilterConfig(), validate=validator, workers=2
+    )
+    report = harvester.run(gitmine.mine(repo_dir, name, refs=SAMPLES[sample], issues=issues))
+    got = {e.key: e for e in report.entries}
+    want = expected_keys(sample, labels)
+    assert {k: got[k].reason.value for k in got} == {k: w["reason"] for k, w in want.items()}
+    tasks = {t.instance_id.rsplit("-", 1)[-1]: t for t in report.tasks}
+    for key, w in want.items():
+        if w["reason"] != "ok":
+            continue
+        task = tasks[key.split("-", 1)[1]]
+        assert sorted(w["FAIL_TO_PASS"]) == task.FAIL_TO_PASS, key
+        assert sorted(w["PASS_TO_PASS"]) == task.PASS_TO_PASS, key
+        assert task.envfarm.source.statement_from == w["statement_from"], key
+        assert task.envfarm.validation.status == "validated" and task.envfarm.validation.runs == 3
+        assert task.envfarm.validation.empty_patch_score == 0.0
+    rerun = Harvester(db=db, files_at=gitmine.GitFiles(repo_dir), validate=validator).run(
+        gitmine.mine(repo_dir, name, refs=SAMPLES[sample], issues=issues)
+    )
+    assert rerun.skipped == len(want) and not rerun.entries  # re-running skips what is done
