@@ -12,7 +12,9 @@ from rich.markup import escape
 from envfarm.cli import demo, tasks
 from envfarm.cli import env as env_cli
 from envfarm.cli import harvest as harvest_cli
+from envfarm.cli import kubesim as kubesim_cli
 from envfarm.cli import repos as repos_cli
+from envfarm.cli import rollout as rollout_cli
 from envfarm.cli import verify as verify_cli
 from envfarm.errors import EnvfarmError
 
@@ -26,6 +28,8 @@ app.add_typer(tasks.app, name="tasks")
 app.add_typer(harvest_cli.app, name="harvest")
 app.add_typer(env_cli.app, name="env")
 app.add_typer(repos_cli.app, name="repos")
+app.add_typer(kubesim_cli.app, name="kubesim")
+app.add_typer(rollout_cli.app, name="rollout")
 app.command("demo")(demo.demo)
 app.command("verify", epilog=verify_cli.EPILOG)(verify_cli.verify)
 

@@ -22,7 +22,6 @@ from rich.table import Table
 from envfarm.cli.common import HomeOption, open_store, settings_for
 from envfarm.cli.harvest import local_validator, run_harvest
 from envfarm.cli.tasks import print_stats
-from envfarm.cli.verify import ManagedEnvs
 from envfarm.errors import ConfigError
 from envfarm.harvest import gitmine
 from envfarm.harvest.filters import Decontamination, FilterConfig
@@ -98,9 +97,7 @@ def verify_samples(settings: Settings, unsafe: bool) -> int:
     cache = {r.repo for r in RepoCache(settings.repos_dir).list()}
     with open_store(str(settings.home)) as store:
         tasks = [t for t in store.iter_tasks() if isinstance(t, SweTask) and t.repo in cache]
-    verifier = TestVerifier(
-        ManagedEnvs(EnvManager(settings, unsafe=unsafe)), settings.artifacts_dir, VerifyOptions()
-    )
+    verifier = TestVerifier(EnvManager(settings, unsafe=unsafe), settings.artifacts_dir, VerifyOptions())
     table = Table("task", "patch", "outcome", "reward", "seconds", "expected")
     bad = 0
     for task in tasks:

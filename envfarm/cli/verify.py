@@ -16,8 +16,6 @@ from envfarm.models.task import SweTask
 from envfarm.models.verdict import Outcome, Verdict
 from envfarm.sandbox.envs import EnvManager
 from envfarm.sandbox.limits import Limits
-from envfarm.sandbox.local import LocalSandbox
-from envfarm.sandbox.protocol import Sandbox
 from envfarm.verify.grading import RewardPolicy
 from envfarm.verify.tests import TestVerifier, VerifyOptions
 
@@ -34,22 +32,6 @@ EPILOG = (
     "6 invalid (nothing parsed, patch refused, or a hack flag), 2 bad usage or an envfarm error."
 )
 console = Console(soft_wrap=True)
-
-
-class ManagedEnvs:
-    """EnvManager as the verifier's environment provider: one fresh environment per verification."""
-
-    def __init__(self, manager: EnvManager) -> None:
-        self.manager = manager
-
-    async def up(self, task: SweTask) -> Sandbox:
-        return await self.manager.up(task)
-
-    async def down(self, env: Sandbox) -> None:
-        if isinstance(env, LocalSandbox):
-            await self.manager.down(env)
-        else:
-            await env.stop()
 
 
 def read_patch(path: str) -> str:
@@ -108,7 +90,7 @@ def verify(
         reward_policy=RewardPolicy.fraction if partial else RewardPolicy.binary,
     )
     limits = Limits(wall_time_s=max(float(task.envfarm.resources.timeout_s), timeout_s) * reruns + 300)
-    envs = ManagedEnvs(EnvManager(settings, limits=limits, unsafe=unsafe))
+    envs = EnvManager(settings, limits=limits, unsafe=unsafe)
     verifier = TestVerifier(envs, settings.artifacts_dir, options)
     verdict = asyncio.run(verifier.verify(task, read_patch(patch)))
     if as_json:

@@ -1,7 +1,7 @@
 """Pydantic wire models: tasks, verdicts, rollouts and jobs. No I/O here."""
 
 from envfarm.models.job import RolloutJob, RolloutJobSpec, RolloutJobStatus
-from envfarm.models.rollout import RolloutRecord, StopReason
+from envfarm.models.rollout import RolloutGroup, RolloutRecord, StopReason
 from envfarm.models.task import (
     InstallConfig,
     SweTask,
@@ -17,6 +17,7 @@ from envfarm.models.verdict import Outcome, Verdict
 __all__ = [
     "InstallConfig",
     "Outcome",
+    "RolloutGroup",
     "RolloutJob",
     "RolloutJobSpec",
     "RolloutJobStatus",

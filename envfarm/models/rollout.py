@@ -19,12 +19,23 @@ class StopReason(StrEnum):
     infra_error = "infra_error"
 
 
+class ToolCall(Strict):
+    """One tool call as the policy wrote it; ``arguments`` is the raw (possibly malformed) JSON text."""
+
+    id: str = ""
+    name: str
+    arguments: str = ""
+
+
 class Turn(Strict):
     role: str
     content: str
     tool_name: str = ""
     tool_call_id: str = ""
     exit_code: int | None = None
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    error: str = ""  # why a tool call was refused (malformed, unknown tool)
+    duration_s: float = 0.0
 
 
 class RolloutTimings(Strict):
@@ -51,3 +62,15 @@ class RolloutRecord(Strict):
     truncated: bool = False
     verdict: Verdict | None = None
     timings: RolloutTimings = Field(default_factory=RolloutTimings)
+    steps: int = 0
+    attempts: int = 1  # dispatches it took (1 + infra re-dispatches)
+    metrics: dict[str, float] = Field(default_factory=dict)
+
+
+class RolloutGroup(Strict):
+    """The G rollouts of one task: trained on whole or not at all."""
+
+    group_id: str
+    task_id: str
+    job: str = ""
+    records: list[RolloutRecord] = Field(default_factory=list)

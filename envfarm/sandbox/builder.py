@@ -9,6 +9,7 @@ it is a broken build and is rebuilt. Least recently used venvs are evicted when 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -19,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from envfarm.errors import EnvBuildError
 from envfarm.models.task import InstallConfig, SweTask
@@ -100,6 +101,7 @@ class EnvBuilder:
     ):
         self.root = venvs_dir
         self.pip_cache = pip_cache
+        self._building: dict[str, asyncio.Lock] = {}
         self.max_bytes = max_bytes
         self.unsafe = unsafe
 
@@ -119,10 +121,17 @@ class EnvBuilder:
         interpreter = find_python(python_version(task))
         venv = self.root / digest
         self.root.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(venv) + ".lock"):
-            if not (venv / MARKER).exists():
-                await self._build(task, digest, venv, interpreter, checkout)
-            os.utime(venv / MARKER)
+        # one build per hash: an asyncio lock for this process's tasks (a group's G envs ask at once), then
+        # the file lock for other processes, taken in a thread so that waiting never blocks the event loop
+        async with self._building.setdefault(digest, asyncio.Lock()):
+            lock = FileLock(str(venv) + ".lock", thread_local=False)
+            await asyncio.to_thread(lock.acquire)
+            try:
+                if not (venv / MARKER).exists():
+                    await self._build(task, digest, venv, interpreter, checkout)
+                os.utime(venv / MARKER)
+            finally:
+                lock.release()
         self.evict(keep={digest, *(keep or set())})
         return BuiltEnv(digest, venv, interpreter)
 
@@ -203,8 +212,11 @@ class EnvBuilder:
                 break
             if path.name in keep:
                 continue
-            with FileLock(str(path) + ".lock"):
-                shutil.rmtree(path, ignore_errors=True)
+            try:  # a venv someone holds (building or checking) is skipped, never waited for
+                with FileLock(str(path) + ".lock", timeout=0, thread_local=False):
+                    shutil.rmtree(path, ignore_errors=True)
+            except Timeout:
+                continue
             total -= size
             removed.append(path)
             log.info("evicted environment %s (%d bytes)", path.name, size)

@@ -18,6 +18,7 @@ from envfarm.models.task import InstallConfig, SweTask
 from envfarm.sandbox.builder import BuiltEnv, EnvBuilder, install_commands
 from envfarm.sandbox.limits import Limits
 from envfarm.sandbox.local import LocalSandbox, SandboxSpec
+from envfarm.sandbox.protocol import Sandbox
 from envfarm.sandbox.repos import RepoCache
 from envfarm.sandbox.workspace import checkout_workspace, create_workspace, init_workspace
 from envfarm.settings import Settings
@@ -32,6 +33,8 @@ def new_name(task: SweTask) -> str:
 
 
 class EnvManager:
+    """Local environments for tasks: the ``up(task)``/``down(env)`` provider of verifiers and drivers."""
+
     def __init__(
         self,
         settings: Settings,
@@ -111,9 +114,11 @@ class EnvManager:
             raise errors[0]
         return sandbox
 
-    async def down(self, sandbox: LocalSandbox) -> None:
+    async def down(self, sandbox: Sandbox) -> None:
+        """Stop an environment; for one of ours, remove its workspace too (no trace left)."""
         await sandbox.stop()
-        shutil.rmtree(self.env_dir(sandbox.name), ignore_errors=True)
+        if isinstance(sandbox, LocalSandbox):
+            shutil.rmtree(self.env_dir(sandbox.name), ignore_errors=True)
 
     def running_hashes(self) -> set[str]:
         """Venv hashes used by environments that exist now (never evicted)."""
