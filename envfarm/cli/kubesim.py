@@ -13,6 +13,8 @@ from rich.console import Console
 from envfarm.cli.common import HomeOption
 from envfarm.kubesim import Faults, KubeletConfig, KubeSim, SimConfig
 from envfarm.kubesim.kubelet import FAILURE_KINDS
+from envfarm.kubesim.launcher import Launcher
+from envfarm.sandbox.podlauncher import BwrapLauncher
 from envfarm.settings import Settings
 
 app = typer.Typer(help="Run kubesim, envfarm's Kubernetes API simulator.", no_args_is_help=True)
@@ -45,8 +47,8 @@ def _config(
     ).validate()
 
 
-async def _serve(config: SimConfig, kubeconfig: Path) -> None:
-    async with KubeSim(config) as sim:
+async def _serve(config: SimConfig, kubeconfig: Path, launcher: Launcher | None) -> None:
+    async with KubeSim(config, launcher=launcher) as sim:
         sim.write_kubeconfig(kubeconfig)
         console.print(f"kubesim serving {config.nodes} {config.mode} nodes at {sim.url}")
         console.print(f"kubeconfig written to {kubeconfig}; point kubectl at it with:")
@@ -88,6 +90,9 @@ def serve(
         False, "--events/--no-events", help="Record Normal events (Scheduled, Started)."
     ),
     kubeconfig: Path | None = typer.Option(None, "--kubeconfig", help="Where to write the kubeconfig."),
+    sandbox: bool = typer.Option(
+        True, "--sandbox/--no-sandbox", help="process mode: run each container in a bubblewrap sandbox."
+    ),
     home: str | None = HomeOption,
 ) -> None:
     """Serve a simulated cluster until interrupted and write a kubeconfig for it."""
@@ -104,4 +109,5 @@ def serve(
         normal_events,
         settings.home / "kubesim" / "work",
     )
-    asyncio.run(_serve(config, kubeconfig or settings.home / "kubesim" / "kubeconfig"))
+    launcher = BwrapLauncher() if mode == "process" and sandbox else None
+    asyncio.run(_serve(config, kubeconfig or settings.home / "kubesim" / "kubeconfig", launcher))
