@@ -17,59 +17,18 @@ from envfarm.harvest import ghsource, gitmine
 from envfarm.harvest.candidate import Candidate
 from envfarm.harvest.filters import Decontamination, FilterConfig
 from envfarm.harvest.ghclient import DEFAULT_BASE, GitHubClient
-from envfarm.harvest.judge import Run
+from envfarm.harvest.kit import verify_kit
 from envfarm.harvest.ledger import PIPELINE_VERSION, funnel, reached
 from envfarm.harvest.ledgerdb import HarvestDB
 from envfarm.harvest.pipeline import FilesAt, Harvester, HarvestReport, Validate, default_workers
-from envfarm.harvest.validate import Validator, VerifyKit
-from envfarm.models.task import SweTask, parse_task
-from envfarm.sandbox.envs import EnvManager
-from envfarm.sandbox.local import LocalSandbox
-from envfarm.sandbox.protocol import Sandbox
+from envfarm.harvest.validate import local_validator
+from envfarm.models.task import parse_task
 from envfarm.settings import Settings
 from envfarm.store.tasks import TaskStore
-from envfarm.verify import command, scripts
-from envfarm.verify.grading import RunObservation, grade
-from envfarm.verify.parsers import get_parser
-from envfarm.verify.status import TestStatus
 
+__all__ = ["app", "local_validator", "run_harvest", "verify_kit"]  # the demo and bench/ reuse these
 app = typer.Typer(help="Harvest tasks from git history or GitHub.", no_args_is_help=True)
 console = Console(stderr=True)
-
-
-def verify_kit() -> VerifyKit:
-    """The test verifier's command, scripts, parsers and grading, as validation uses them."""
-
-    def probe(f2p: list[str], p2p: list[str], run: Run) -> str:
-        results = {k: TestStatus(v) for k, v in run.results.items() if v in TestStatus.__members__}
-        return grade(f2p, p2p, RunObservation(exit_code=run.exit_code, results=results), []).outcome.value
-
-    return VerifyKit(
-        parse=lambda name, text: {k: v.value for k, v in get_parser(name)(text).items()},
-        test_command=command.test_command,
-        base_command=command.base_command,
-        test_files=command.test_files,
-        prepare=scripts.prepare,
-        run_script=lambda cmd: scripts.run(cmd, command.FIXED_HOME),
-        run_env=command.run_env,
-        gold_failed_code=scripts.CANDIDATE_FAILED,
-        test_patch_failed_code=scripts.TEST_PATCH_FAILED,
-        probe=probe,
-    )
-
-
-def local_validator(settings: Settings, runs: int, unsafe: bool) -> Validator:
-    """Validation in local bubblewrap environments built by the sandbox layer (cached venvs)."""
-    manager = EnvManager(settings, unsafe=unsafe)
-
-    async def up(task: SweTask) -> Sandbox:
-        return await manager.up(task)
-
-    async def down(env: Sandbox) -> None:
-        assert isinstance(env, LocalSandbox)
-        await manager.down(env)
-
-    return Validator(up, verify_kit(), runs=runs, release=down, start_envs=False)
 
 
 def ray_validate(validate: Validate, address: str | None) -> Validate:

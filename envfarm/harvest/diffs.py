@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
@@ -63,17 +62,3 @@ def _file_diff(lines: list[str]) -> FileDiff:
 def join_files(files: list[FileDiff]) -> str:
     """The diff text of the given file chunks, in order."""
     return "".join(f.text for f in files)
-
-
-def normalised_hash(diff: str) -> str:
-    """A hash of what a diff changes: its paths and its added and removed lines, trailing space stripped.
-
-    Line numbers, context lines, hunk headers and index lines are left out, so two backports of one fix to
-    different branches hash the same even when their hunks sit at other lines.
-    """
-    kept = [
-        line.rstrip()
-        for line in diff.splitlines()
-        if line.startswith(("diff --git ", "+", "-")) and line.strip() not in ("+", "-")
-    ]
-    return hashlib.sha256("\n".join(kept).encode()).hexdigest()

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict
 
 from envfarm.harvest.candidate import Candidate
-from envfarm.harvest.diffs import normalised_hash
 from envfarm.harvest.languages import PathRules, language
 from envfarm.harvest.ledger import Reason
 from envfarm.harvest.licence import PERMISSIVE, allowed
 from envfarm.harvest.patchsplit import PatchSplit
+from envfarm.store.keys import patch_fingerprint
 
 
 class FilterConfig(BaseModel):
@@ -48,7 +48,7 @@ class Decontamination:
         if number.isdigit():
             self.pull_requests.add((repo.lower(), int(number)))
         if patch:
-            self.patch_hashes.add(normalised_hash(patch))
+            self.patch_hashes.add(gold_fingerprint(patch))
 
     def hit(self, cand: Candidate, gold_hash: str) -> bool:
         pr = (cand.repo.lower(), cand.pr_number) if cand.pr_number is not None else None
@@ -71,6 +71,13 @@ class Deduper:
         """The key that already holds this hash, or None after recording ``key`` as its holder."""
         holder = self.seen.setdefault(gold_hash, key)
         return None if holder == key else holder
+
+
+def gold_fingerprint(patch: str) -> str:
+    """The task store's normalised patch fingerprint (blind to line numbers and context), "" when empty.
+
+    One function serves both: a backport the harvester calls a duplicate is one the store refuses too."""
+    return patch_fingerprint(patch) or ""
 
 
 Check = Callable[[Candidate, PatchSplit, FilterConfig], Reason | None]
@@ -134,7 +141,7 @@ def screen(
     reason = first_failure(cand, split, cfg)
     if reason is not None:
         return reason, "", ""
-    gold_hash = normalised_hash(split.gold)
+    gold_hash = gold_fingerprint(split.gold)
     if decon.hit(cand, gold_hash):
         return Reason.decontaminated, "matches a known benchmark instance", ""
     holder = dedupe.first_of(gold_hash, f"{cand.repo}:{cand.key}")

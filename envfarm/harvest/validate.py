@@ -3,9 +3,9 @@
 One fresh environment per task; the states run in it one after the other, the workspace reset to the
 base commit between them (``git reset --hard`` and ``git clean -fd``: ignored build outputs stay). The
 test command, the deterministic run environment, the patch scripts, the log parsers and the probe's
-grading come in a :class:`VerifyKit` that the caller builds from the test verifier (``envfarm.verify``;
-see ``envfarm.cli.harvest.verify_kit``), so a task validated here grades the same way when a rollout is
-verified, and the harvest package does not import its sibling.
+grading come in a :class:`~envfarm.harvest.kit.VerifyKit`: the test verifier's by default
+(:func:`~envfarm.harvest.kit.verify_kit`), so a task validated here grades the same way when a rollout is
+verified; tests may inject another. :func:`local_validator` validates in local bubblewrap environments.
 """
 
 from __future__ import annotations
@@ -14,38 +14,25 @@ import asyncio
 import logging
 import shlex
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from envfarm.errors import EnvfarmError, SandboxError
 from envfarm.harvest.diffs import split_files
-from envfarm.harvest.judge import Judgement, Probe, Run, TestMap, judge, own_probe
+from envfarm.harvest.judge import Judgement, Run, judge
+from envfarm.harvest.kit import VerifyKit, verify_kit
 from envfarm.harvest.ledger import Reason, Stage
 from envfarm.harvest.pipeline import Checked
 from envfarm.models.task import SweTask, TaskStatus
+from envfarm.sandbox.envs import EnvManager
+from envfarm.sandbox.local import LocalSandbox
 from envfarm.sandbox.protocol import Sandbox
+from envfarm.settings import Settings
 
 log = logging.getLogger(__name__)
 VALIDATOR_VERSION = "harvest-validate-1"
 PREPARE_TIMEOUT_S = 300.0
 EnvFactory = Callable[[SweTask], Awaitable[Sandbox]]
 Release = Callable[[Sandbox], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class VerifyKit:
-    """The test verifier's pieces validation runs with (see the module docstring)."""
-
-    parse: Callable[[str, str], TestMap]  # (log_parser name, log text) -> {test id: status}
-    test_command: Callable[[SweTask], str]  # the task's test command on its test files
-    base_command: Callable[[SweTask], str]  # the task's test command alone
-    test_files: Callable[[str], list[str]]  # the test files a test_patch leaves in place
-    prepare: Callable[[str, str, str], str]  # (gold, test_patch, base) -> script applying them
-    run_script: Callable[[str], str]  # test command -> script running it, log to stdout
-    run_env: Callable[[SweTask], dict[str, str]]  # deterministic environment variables
-    gold_failed_code: int  # exit code of ``prepare`` when the gold patch does not apply
-    test_patch_failed_code: int  # ... when the test patch does not apply
-    probe: Probe = own_probe
 
 
 class _StateFailed(Exception):
@@ -64,14 +51,15 @@ class Validator:
     def __init__(
         self,
         envs: EnvFactory,
-        kit: VerifyKit,
+        kit: VerifyKit | None = None,
         *,
         runs: int = 3,
         timeout_s: float | None = None,
         release: Release = _stop,
         start_envs: bool = True,
     ) -> None:
-        self.envs, self.kit, self.release, self.start_envs = envs, kit, release, start_envs
+        self.envs, self.release, self.start_envs = envs, release, start_envs
+        self.kit = kit or verify_kit()
         self.runs, self.timeout_s = max(1, runs), timeout_s
 
     def __call__(self, task: SweTask) -> Checked:
@@ -106,7 +94,8 @@ class Validator:
         kit = self.kit
         reset = f"git reset -q --hard {shlex.quote(task.base_commit)} && git clean -qfd\n"
         gold = task.patch if state == "gold" else ""
-        script = reset if state == "base" else reset + kit.prepare(gold, task.test_patch, task.base_commit)
+        tests = "" if state == "base" else task.test_patch
+        script = reset + kit.prepare(gold, tests, task.base_commit)  # also makes the run's work folder
         res = await env.exec(script, timeout_s=PREPARE_TIMEOUT_S, env=kit.run_env(task))
         if res.exit_code != 0:
             raise _StateFailed(*self._prepare_failure(state, res.exit_code, res.stderr))
@@ -140,6 +129,21 @@ class Validator:
         if not files:
             return None
         return " ".join([self.kit.base_command(task), *(shlex.quote(f) for f in files)])
+
+
+def local_validator(settings: Settings, runs: int = 3, unsafe: bool = False) -> Validator:
+    """Validation in local bubblewrap environments built by the sandbox layer (cached venvs)."""
+    manager = EnvManager(settings, unsafe=unsafe)
+
+    async def up(task: SweTask) -> Sandbox:
+        return await manager.up(task)
+
+    async def down(env: Sandbox) -> None:
+        if not isinstance(env, LocalSandbox):
+            raise TypeError(f"local validation released a {type(env).__name__}, not a LocalSandbox")
+        await manager.down(env)
+
+    return Validator(up, runs=runs, release=down, start_envs=False)
 
 
 def _checked(task: SweTask, verdict: Judgement, runs: int) -> Checked:

@@ -62,6 +62,10 @@ def base_env(workdir: str, path_dirs: list[str]) -> dict[str, str]:
             [*path_dirs, "/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
         ),
         "HOME": "/tmp",
+        # a user name of its own: pytest inside would otherwise take host folders bound under
+        # /tmp/pytest-of-<host user>/ for its own old temporary folders and rename them away
+        "USER": "envfarm",
+        "LOGNAME": "envfarm",
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
         "TMPDIR": "/tmp",

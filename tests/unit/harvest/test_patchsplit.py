@@ -1,8 +1,10 @@
 from __future__ import annotations
 
-from envfarm.harvest.diffs import normalised_hash, split_files
+from envfarm.harvest.diffs import split_files
+from envfarm.harvest.filters import gold_fingerprint
 from envfarm.harvest.languages import PathRules, language
 from envfarm.harvest.patchsplit import split_patch
+from envfarm.store.keys import patch_fingerprint
 
 
 def file_diff(path: str, added: list[str], removed: list[str] = (), start: int = 1) -> str:  # type: ignore[assignment]
@@ -54,12 +56,20 @@ def test_deleted_and_binary_files() -> None:
     assert files[1].binary and not files[0].binary
 
 
-def test_normalised_hash_ignores_line_numbers_and_context() -> None:
+def test_gold_fingerprint_ignores_line_numbers_and_context() -> None:
     one = file_diff("pkg/core.py", ["return 2"], ["return 1"], start=10)
     moved = file_diff("pkg/core.py", ["return 2  "], ["return 1"], start=250).replace("def f", "def g")
     other = file_diff("pkg/core.py", ["return 3"], ["return 1"], start=10)
-    assert normalised_hash(one) == normalised_hash(moved)
-    assert normalised_hash(one) != normalised_hash(other)
+    elsewhere = file_diff("pkg/other.py", ["return 2"], ["return 1"], start=10)
+    assert gold_fingerprint(one) == gold_fingerprint(moved)
+    assert len({gold_fingerprint(one), gold_fingerprint(other), gold_fingerprint(elsewhere)}) == 3
+    assert gold_fingerprint("") == ""
+
+
+def test_gold_fingerprint_is_the_task_stores() -> None:
+    """The harvester's duplicate check and the task store's backport refusal hash patches alike."""
+    one = file_diff("pkg/core.py", ["return 2"], ["return 1"], start=10)
+    assert gold_fingerprint(one) == patch_fingerprint(one)
 
 
 def test_language_registry() -> None:
