@@ -9,9 +9,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from envfarm.cli import controller as controller_cli
 from envfarm.cli import demo, tasks
 from envfarm.cli import env as env_cli
 from envfarm.cli import harvest as harvest_cli
+from envfarm.cli import jobs as jobs_cli
 from envfarm.cli import kubesim as kubesim_cli
 from envfarm.cli import repos as repos_cli
 from envfarm.cli import rollout as rollout_cli
@@ -30,6 +32,8 @@ app.add_typer(env_cli.app, name="env")
 app.add_typer(repos_cli.app, name="repos")
 app.add_typer(kubesim_cli.app, name="kubesim")
 app.add_typer(rollout_cli.app, name="rollout")
+app.add_typer(controller_cli.app, name="controller")
+app.add_typer(jobs_cli.app, name="jobs")
 app.command("demo")(demo.demo)
 app.command("verify", epilog=verify_cli.EPILOG)(verify_cli.verify)
 

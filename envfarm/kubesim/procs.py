@@ -2,12 +2,15 @@
 
 Images map to local commands through :class:`~envfarm.kubesim.images.ImageTable` (an unknown image fails
 like an image pull), the launcher is injected (plain subprocess by default), exit codes become container
-statuses, restarts follow restartPolicy with back-off, and output is kept for pods/log.
+statuses, restarts follow restartPolicy with back-off, and output is kept for pods/log. Init containers run
+one after another before the others start; env values come from fieldRef, secretKeyRef and
+configMapKeyRef, and ``$(VAR)`` is expanded in command and args (see containerenv).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import os
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from envfarm.kubesim import podstatus as ps
+from envfarm.kubesim.containerenv import MissingRef, expand_all, resolve_env
 from envfarm.kubesim.core import ApiCore
 from envfarm.kubesim.events import EventRecorder
 from envfarm.kubesim.httpserver import ChunkWriter
@@ -46,6 +50,7 @@ class PodRun:
     procs: dict[str, RunningProcess] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     stopping: bool = False
+    init_failed: bool = False
 
 
 class ProcessKubelet(BaseKubelet):
@@ -68,6 +73,8 @@ class ProcessKubelet(BaseKubelet):
         self._work_dir = work_dir
         self.api_env: dict[str, str] = {}
         self.runs: dict[Key, PodRun] = {}
+        self.secrets = core.registry.lookup("", "v1", "secrets")
+        self.configmaps = core.registry.lookup("", "v1", "configmaps")
         self._loopback = itertools.count(1)
 
     @property
@@ -92,8 +99,10 @@ class ProcessKubelet(BaseKubelet):
         )
         run.dir.mkdir(parents=True, exist_ok=True)
         self.runs[key] = run
-        for c in pod["spec"]["containers"]:
-            run.states[c["name"]] = ps.container_status(pod, c, ps.waiting("ContainerCreating"))
+        inits = pod["spec"].get("initContainers") or []
+        first = ps.waiting("PodInitializing" if inits else "ContainerCreating")
+        for c in [*inits, *pod["spec"]["containers"]]:
+            run.states[c["name"]] = ps.container_status(pod, c, first)
         self.put(
             ps.with_status(
                 pod,
@@ -104,17 +113,35 @@ class ProcessKubelet(BaseKubelet):
                 podIP=run.ip,
                 podIPs=[{"ip": run.ip}],
                 startTime=now(),
-                containerStatuses=list(run.states.values()),
+                containerStatuses=[run.states[c["name"]] for c in pod["spec"]["containers"]],
+                **({"initContainerStatuses": [run.states[c["name"]] for c in inits]} if inits else {}),
             )
         )
+        run.tasks.append(asyncio.create_task(self._start_pod(run, pod), name=f"kubesim-{key[1]}"))
+
+    async def _start_pod(self, run: PodRun, pod: Obj) -> None:
+        """Init containers one by one (each must exit 0), then every container at once."""
+        for c in pod["spec"].get("initContainers") or ():
+            if not await self._init_container(run, pod, c):
+                return
         for c in pod["spec"]["containers"]:
             run.tasks.append(
-                asyncio.create_task(self._container(run, pod, c), name=f"kubesim-{key[1]}-{c['name']}")
+                asyncio.create_task(self._container(run, pod, c), name=f"kubesim-{run.key[1]}-{c['name']}")
             )
 
     # ---- one container --------------------------------------------------------------------------
+    def _lookup(self, namespace: str) -> Any:
+        def lookup(kind: str, name: str, key: str) -> str | None:
+            obj = self.store.get(self.secrets if kind == "secret" else self.configmaps, namespace, name)
+            value = None if obj is None else (obj.get("data") or {}).get(key)
+            if value is None or kind != "secret":
+                return value if value is None else str(value)
+            return base64.b64decode(value).decode("utf-8", "replace")
+
+        return lookup
+
     def _env(self, run: PodRun, pod: Obj, c: Obj) -> dict[str, str]:
-        env = {
+        base = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(run.dir),
             "LANG": "C.UTF-8",
@@ -125,23 +152,59 @@ class ProcessKubelet(BaseKubelet):
             "POD_NAMESPACE": run.key[0],
             **self.api_env,
         }
-        for item in c.get("env") or ():
-            ref = (item.get("valueFrom") or {}).get("fieldRef", {}).get("fieldPath")
-            value = (
-                run.ip if ref == "status.podIP" else field_value(pod, ref) if ref else item.get("value", "")
+
+        def field(path: str) -> Any:
+            return run.ip if path == "status.podIP" else field_value(pod, path)
+
+        return resolve_env(base, c, field, self._lookup(run.key[0]))
+
+    async def _prepare(self, run: PodRun, pod: Obj, c: Obj) -> tuple[list[str], dict[str, str]] | None:
+        """The container's argv and environment; waits (CreateContainerConfigError) for a missing ref."""
+        while not run.stopping:
+            try:
+                env = self._env(run, pod, c)
+            except MissingRef as exc:
+                self._set(run, c, ps.waiting("CreateContainerConfigError", str(exc)))
+                await asyncio.sleep(self.config.backoff_s)
+                continue
+            command, args = expand_all(c.get("command"), env), expand_all(c.get("args"), env)
+            argv = self.images.argv(str(c.get("image", "")), command, args)
+            if argv is None:
+                await self._image_error(run, pod, c)
+                return None
+            return argv, env
+        return None
+
+    async def _init_container(self, run: PodRun, pod: Obj, c: Obj) -> bool:
+        """Run one init container to completion; False when the pod must not go on."""
+        ready = await self._prepare(run, pod, c)
+        restarts, last = 0, None
+        while ready is not None and not run.stopping:
+            code = await self._run_once(run, pod, c, *ready, restarts, last)
+            if code is None or run.stopping:
+                return False
+            ended = ps.terminated(code, "Completed" if code == 0 else "Error", now())
+            if code == 0 or pod["spec"].get("restartPolicy", "Always") == "Never":
+                run.init_failed = code != 0
+                self._set(run, c, ended, restarts=restarts, last=last)
+                return code == 0
+            restarts, last = restarts + 1, ended
+            back = min(self.config.backoff_s * 2 ** (restarts - 1), self.config.max_backoff_s)
+            self._set(
+                run, c, ps.waiting("CrashLoopBackOff", f"back-off {back:g}s"), restarts=restarts, last=last
             )
-            env[item["name"]] = str(value or "")
-        return env
+            await asyncio.sleep(back)
+        return False
 
     async def _container(self, run: PodRun, pod: Obj, c: Obj) -> None:
-        argv = self.images.argv(str(c.get("image", "")), c.get("command"), c.get("args"))
-        if argv is None:
-            await self._image_error(run, pod, c)
+        ready = await self._prepare(run, pod, c)
+        if ready is None:
             return
+        argv, env = ready
         restarts = 0
         last: Obj | None = None
         while not run.stopping:
-            code = await self._run_once(run, pod, c, argv, restarts, last)
+            code = await self._run_once(run, pod, c, argv, env, restarts, last)
             if run.stopping or code is None:
                 return
             ended = ps.terminated(code, "Completed" if code == 0 else "Error", now())
@@ -162,7 +225,14 @@ class ProcessKubelet(BaseKubelet):
             await asyncio.sleep(back)
 
     async def _run_once(
-        self, run: PodRun, pod: Obj, c: Obj, argv: list[str], restarts: int, last: Obj | None
+        self,
+        run: PodRun,
+        pod: Obj,
+        c: Obj,
+        argv: list[str],
+        env: dict[str, str],
+        restarts: int,
+        last: Obj | None,
     ) -> int | None:
         if shutil.which(argv[0], path=os.environ.get("PATH")) is None:
             self._set(
@@ -175,7 +245,7 @@ class ProcessKubelet(BaseKubelet):
             return 128
         spec = LaunchSpec(
             argv,
-            self._env(run, pod, c),
+            env,
             run.dir / "work",
             run.dir / f"{c['name']}.log",
             run.ip,
@@ -225,17 +295,23 @@ class ProcessKubelet(BaseKubelet):
             pod, c, state, ready=ready, restarts=restarts, last_state=last
         )
         statuses = [run.states[x["name"]] for x in pod["spec"]["containers"] if x["name"] in run.states]
+        inits = [
+            run.states[x["name"]] for x in pod["spec"].get("initContainers") or () if x["name"] in run.states
+        ]
         self.put(
             ps.with_status(
                 pod,
                 phase=self._phase(run, statuses),
                 containerStatuses=statuses,
                 conditions=ps.ready_conditions(pod, all(s["ready"] for s in statuses)),
+                **({"initContainerStatuses": inits} if inits else {}),
             )
         )
 
     @staticmethod
     def _phase(run: PodRun, statuses: list[Obj]) -> str:
+        if run.init_failed:
+            return "Failed"
         if len(run.final) == len(statuses):
             ok = all(s["state"].get("terminated", {}).get("exitCode") == 0 for s in statuses)
             return "Succeeded" if ok else "Failed"

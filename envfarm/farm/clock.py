@@ -1,0 +1,20 @@
+"""Kubernetes timestamps <-> epoch seconds (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def iso(ts: float) -> str:
+    """RFC 3339 in UTC with second precision, as Kubernetes writes it."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: str | None) -> float:
+    """Epoch seconds of an RFC 3339 timestamp; 0.0 for none or garbage."""
+    if not text:
+        return 0.0
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0

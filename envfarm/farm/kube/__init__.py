@@ -1,0 +1,1 @@
+"""The Kubernetes adapter: raw API calls, informers, leader election, the cluster the controller drives."""
