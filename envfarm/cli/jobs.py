@@ -24,7 +24,7 @@ from envfarm.farm.agents import builtin_runners
 from envfarm.farm.kube.api import KubeApi
 from envfarm.farm.kube.jobsapi import KubeJobs
 from envfarm.farm.kube.service import api_client
-from envfarm.farm.local import LocalCluster, ManagerEnvs
+from envfarm.farm.local import LocalCluster
 from envfarm.farm.localjobs import LocalJobs
 from envfarm.farm.localrun import finished, run_local
 from envfarm.farm.ratelimit import TokenBucket
@@ -117,7 +117,7 @@ async def _run_locally(settings: Settings, job: RolloutJob, unsafe: bool, max_st
     spec = RolloutJobSpec.model_validate((existing or store.get(job.name))["spec"])
     tasks = StoreTasks(settings)
     limits = Limits(wall_time_s=float(spec.env_deadline_s))
-    envs = ManagerEnvs(EnvManager(settings, limits=limits, unsafe=unsafe))
+    envs = EnvManager(settings, limits=limits, unsafe=unsafe)
     cluster = LocalCluster(store, tasks, envs, max_starting=max_starting)
     with _progress() as bar:
         last = await run_local(

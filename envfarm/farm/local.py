@@ -25,10 +25,7 @@ from envfarm.farm.tasks import TaskSource
 from envfarm.farm.types import JobState, SlimPod
 from envfarm.models.job import InfraReason, RolloutJobStatus
 from envfarm.models.task import SweTask
-from envfarm.sandbox.envs import EnvManager
-from envfarm.sandbox.local import LocalSandbox
 from envfarm.sandbox.protocol import Sandbox
-from envfarm.sandbox.wire import ExecResult
 
 log = logging.getLogger(__name__)
 LOCAL_BUDGET = 1_000_000  # no API: the planner's creates are bounded by the jobs' concurrency
@@ -40,53 +37,18 @@ class EnvProvider(Protocol):
     async def down(self, env: Sandbox) -> None: ...
 
 
-class ManagerEnvs:
-    """:class:`EnvManager` as an :class:`EnvProvider`."""
-
-    def __init__(self, manager: EnvManager) -> None:
-        self.manager = manager
-
-    async def up(self, task: SweTask) -> Sandbox:
-        return await self.manager.up(task)
-
-    async def down(self, env: Sandbox) -> None:
-        if isinstance(env, LocalSandbox):
-            await self.manager.down(env)
-        else:
-            await env.stop()
-
-
 class Borrowed:
-    """An env lent to an agent runner: ``stop`` leaves it up (the cluster removes it with the pod)."""
+    """An env lent to an agent runner: commands go to it, ``stop`` leaves it up (the cluster removes it)."""
 
     def __init__(self, inner: Sandbox) -> None:
         self.inner = inner
+        self.exec = inner.exec
+        self.read = inner.read
+        self.write = inner.write
+        self.diff = inner.diff
 
     async def start(self) -> None:
         return None
-
-    async def exec(
-        self,
-        cmd: str | list[str],
-        *,
-        timeout_s: float = 600.0,
-        cwd: str | None = None,
-        env: dict[str, str] | None = None,
-        stdin: str | None = None,
-        raise_on_timeout: bool = True,
-    ) -> ExecResult:
-        return await self.inner.exec(
-            cmd, timeout_s=timeout_s, cwd=cwd, env=env, stdin=stdin, raise_on_timeout=raise_on_timeout
-        )
-
-    async def read(self, path: str) -> bytes:
-        return await self.inner.read(path)
-
-    async def write(self, path: str, content: bytes | str) -> None:
-        await self.inner.write(path, content)
-
-    async def diff(self) -> bytes:
-        return await self.inner.diff()
 
     async def stop(self) -> None:
         return None

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from envfarm.sandbox.client import RuntimeClient
-from envfarm.sandbox.wire import ExecResult
+from envfarm.sandbox.client import RuntimeBacked, RuntimeClient
 
 
-class RemoteSandbox:
+class RemoteSandbox(RuntimeBacked):
     """An env someone else started (a pod); ``stop`` only closes the connection, the owner removes it.
 
     The HTTP client is made on first use: a ``hold`` agent never talks to its env, and 10k idle clients
@@ -27,29 +26,6 @@ class RemoteSandbox:
 
     async def start(self) -> None:
         await self.client.health()
-
-    async def exec(
-        self,
-        cmd: str | list[str],
-        *,
-        timeout_s: float = 600.0,
-        cwd: str | None = None,
-        env: dict[str, str] | None = None,
-        stdin: str | None = None,
-        raise_on_timeout: bool = True,
-    ) -> ExecResult:
-        return await self.client.exec(
-            cmd, timeout_s=timeout_s, cwd=cwd, env=env, stdin=stdin, raise_on_timeout=raise_on_timeout
-        )
-
-    async def read(self, path: str) -> bytes:
-        return await self.client.read(path)
-
-    async def write(self, path: str, content: bytes | str) -> None:
-        await self.client.write(path, content)
-
-    async def diff(self) -> bytes:
-        return await self.client.diff()
 
     async def stop(self) -> None:
         if self._client is not None:

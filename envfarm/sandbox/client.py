@@ -179,3 +179,41 @@ class RuntimeClient:
 def _show(cmd: str | list[str]) -> str:
     text = cmd if isinstance(cmd, str) else " ".join(cmd)
     return repr(text if len(text) < 80 else text[:77] + "...")
+
+
+class RuntimeBacked:
+    """The command half of the Sandbox protocol, done through a runtime client.
+
+    Backends (a local bubblewrap sandbox, a pod reached at its IP) supply ``client`` and may name the base
+    commit that ``diff`` compares against; exec, read, write and diff are the same for all of them.
+    """
+
+    @property
+    def client(self) -> RuntimeClient:
+        raise NotImplementedError
+
+    def diff_base(self) -> str | None:
+        return None
+
+    async def exec(
+        self,
+        cmd: str | list[str],
+        *,
+        timeout_s: float = 600.0,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        stdin: str | None = None,
+        raise_on_timeout: bool = True,
+    ) -> ExecResult:
+        return await self.client.exec(
+            cmd, timeout_s=timeout_s, cwd=cwd, env=env, stdin=stdin, raise_on_timeout=raise_on_timeout
+        )
+
+    async def read(self, path: str) -> bytes:
+        return await self.client.read(path)
+
+    async def write(self, path: str, content: bytes | str) -> None:
+        await self.client.write(path, content)
+
+    async def diff(self) -> bytes:
+        return await self.client.diff(self.diff_base())

@@ -22,9 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from envfarm.errors import SandboxError, SandboxUnavailable
 from envfarm.sandbox import bwrap as bw
-from envfarm.sandbox.client import RuntimeClient
+from envfarm.sandbox.client import RuntimeBacked, RuntimeClient
 from envfarm.sandbox.limits import Cgroup, Limits, create_cgroup
-from envfarm.sandbox.wire import ExecResult
 
 log = logging.getLogger(__name__)
 RUNTIME_PY = Path(__file__).with_name("runtime.py")
@@ -69,7 +68,7 @@ def run_root() -> Path:
     return Path(tempfile.gettempdir()) / f"envfarm-{os.getuid()}"
 
 
-class LocalSandbox:
+class LocalSandbox(RuntimeBacked):
     """The local backend of :class:`envfarm.sandbox.protocol.Sandbox`."""
 
     def __init__(
@@ -94,6 +93,9 @@ class LocalSandbox:
         if self._client is None:
             raise SandboxError(f"environment {self.name} is not started")
         return self._client
+
+    def diff_base(self) -> str | None:
+        return self.spec.base_commit
 
     def argv(self) -> list[str]:
         limits = self.spec.limits
@@ -160,29 +162,6 @@ class LocalSandbox:
         detail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else ""
         error = SandboxUnavailable if "bwrap" in detail else SandboxError
         raise error(f"environment {self.name}: runtime did not come up within {timeout_s}s: {detail.strip()}")
-
-    async def exec(
-        self,
-        cmd: str | list[str],
-        *,
-        timeout_s: float = 600.0,
-        cwd: str | None = None,
-        env: dict[str, str] | None = None,
-        stdin: str | None = None,
-        raise_on_timeout: bool = True,
-    ) -> ExecResult:
-        return await self.client.exec(
-            cmd, timeout_s=timeout_s, cwd=cwd, env=env, stdin=stdin, raise_on_timeout=raise_on_timeout
-        )
-
-    async def read(self, path: str) -> bytes:
-        return await self.client.read(path)
-
-    async def write(self, path: str, content: bytes | str) -> None:
-        await self.client.write(path, content)
-
-    async def diff(self) -> bytes:
-        return await self.client.diff(self.spec.base_commit)
 
     async def stop(self) -> None:
         """Kill everything the environment started; idempotent."""

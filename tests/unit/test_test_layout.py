@@ -1,4 +1,4 @@
-"""pytest imports test files by basename (prepend mode, no __init__.py): two with one name break collection."""
+"""pytest imports test files by basename (prepend mode, no __init__.py): one name twice breaks it."""
 
 from __future__ import annotations
 

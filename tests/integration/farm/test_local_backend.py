@@ -17,7 +17,7 @@ import yaml
 from farm_home import CALC
 
 from envfarm.farm.agents import builtin_runners
-from envfarm.farm.local import LocalCluster, ManagerEnvs
+from envfarm.farm.local import LocalCluster
 from envfarm.farm.localjobs import LocalJobs
 from envfarm.farm.localrun import run_local
 from envfarm.farm.tasks import StoreTasks
@@ -84,7 +84,7 @@ def test_env_start_failure_is_an_infra_error_never_a_task_failure(
     store = LocalJobs(settings.home / "jobs")
     store.create(job)
     tasks = StoreTasks(settings)
-    cluster = LocalCluster(store, tasks, ManagerEnvs(EnvManager(settings)))
+    cluster = LocalCluster(store, tasks, EnvManager(settings))
     runners = builtin_runners(tasks, settings.artifacts_dir)
     last = asyncio.run(run_local(cluster, runners, tasks, ["nocache"], poll_s=0.05))["nocache"]
     assert last is not None
