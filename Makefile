@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := dev,sandbox,k8s,api,rl
+EXTRAS := dev,sandbox,k8s,api,rl,ray
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/install.sh 2>/dev/null | sha1sum | cut -c1-12)
 export ENVFARM_HOME ?= $(CURDIR)/.envfarm-home
 

@@ -20,9 +20,9 @@ from envfarm.harvest.ghclient import DEFAULT_BASE, GitHubClient
 from envfarm.harvest.kit import verify_kit
 from envfarm.harvest.ledger import PIPELINE_VERSION, funnel, reached
 from envfarm.harvest.ledgerdb import HarvestDB
-from envfarm.harvest.pipeline import FilesAt, Harvester, HarvestReport, Validate, default_workers
+from envfarm.harvest.pipeline import Checked, FilesAt, Harvester, HarvestReport, Validate, default_workers
 from envfarm.harvest.validate import local_validator
-from envfarm.models.task import parse_task
+from envfarm.models.task import SweTask, parse_task
 from envfarm.settings import Settings
 from envfarm.store.tasks import TaskStore
 
@@ -31,15 +31,28 @@ app = typer.Typer(help="Harvest tasks from git history or GitHub.", no_args_is_h
 console = Console(stderr=True)
 
 
+RAY_OBJECT_STORE_BYTES = 256 * 1024**2  # validations pass small records: keep embedded Ray's store small
+
+
+def _run_validation(validate: Validate, task: SweTask) -> Checked:
+    return validate(task)
+
+
 def ray_validate(validate: Validate, address: str | None) -> Validate:
-    """Run each validation as a Ray task (embedded Ray when no address is given)."""
+    """Run each validation as a Ray task: on the cluster at ``address``, else on an embedded local Ray."""
     try:
         import ray
     except ImportError:
         raise ConfigError("--ray needs Ray: pip install 'envfarm[ray]'") from None
-    ray.init(address=address or None, ignore_reinit_error=True)
-    remote = ray.remote(validate)
-    return lambda task: ray.get(remote.remote(task))
+    if address:
+        ray.init(address=address, ignore_reinit_error=True)
+    else:
+        ray.init(
+            ignore_reinit_error=True, include_dashboard=False, object_store_memory=RAY_OBJECT_STORE_BYTES
+        )
+    remote = ray.remote(_run_validation)
+    shared = ray.put(validate)
+    return lambda task: ray.get(remote.remote(shared, task))
 
 
 def load_decontamination(paths: list[Path]) -> Decontamination:

@@ -24,7 +24,6 @@ from envfarm.harvest.ledger import Reason, Stage
 from envfarm.harvest.pipeline import Checked
 from envfarm.models.task import SweTask, TaskStatus
 from envfarm.sandbox.envs import EnvManager
-from envfarm.sandbox.local import LocalSandbox
 from envfarm.sandbox.protocol import Sandbox
 from envfarm.settings import Settings
 
@@ -134,16 +133,7 @@ class Validator:
 def local_validator(settings: Settings, runs: int = 3, unsafe: bool = False) -> Validator:
     """Validation in local bubblewrap environments built by the sandbox layer (cached venvs)."""
     manager = EnvManager(settings, unsafe=unsafe)
-
-    async def up(task: SweTask) -> Sandbox:
-        return await manager.up(task)
-
-    async def down(env: Sandbox) -> None:
-        if not isinstance(env, LocalSandbox):
-            raise TypeError(f"local validation released a {type(env).__name__}, not a LocalSandbox")
-        await manager.down(env)
-
-    return Validator(up, runs=runs, release=down, start_envs=False)
+    return Validator(manager.up, runs=runs, release=manager.down, start_envs=False)
 
 
 def _checked(task: SweTask, verdict: Judgement, runs: int) -> Checked:
