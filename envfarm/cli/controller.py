@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from envfarm.cli.common import HomeOption, settings_for
-from envfarm.farm.agents import builtin_runners
+from envfarm.farm.kube.policyenvs import cluster_runners
 from envfarm.farm.kube.service import ServiceOptions, serve
 from envfarm.farm.tasks import StoreTasks
 
@@ -58,7 +58,6 @@ def run(
     )
     if identity:
         options.identity = identity
-    runners = builtin_runners(tasks, settings.artifacts_dir)
-    # `policy` jobs need envfarm.agent's runner; it exposes none for the controller yet.
+    runners = cluster_runners(options, tasks, settings)  # hold, replay, policy (verification pods)
     log.info("controller for namespace %s, agents: %s", namespace, ", ".join(sorted(runners)))
     serve(options, tasks, runners)

@@ -20,13 +20,13 @@ from rich.table import Table
 from envfarm.cli.common import HomeOption, settings_for
 from envfarm.errors import FileFormatError, InputError
 from envfarm.farm import jobfile
-from envfarm.farm.agents import builtin_runners
 from envfarm.farm.kube.api import KubeApi
 from envfarm.farm.kube.jobsapi import KubeJobs
 from envfarm.farm.kube.service import api_client
 from envfarm.farm.local import LocalCluster
 from envfarm.farm.localjobs import LocalJobs
 from envfarm.farm.localrun import finished, run_local
+from envfarm.farm.policyrunner import close_runners, farm_runners
 from envfarm.farm.ratelimit import TokenBucket
 from envfarm.farm.tasks import StoreTasks
 from envfarm.models.job import RolloutJob, RolloutJobSpec
@@ -89,18 +89,30 @@ def submit(
 ) -> None:
     """Submit a job. Locally it runs here until it ends (run it again to resume an interrupted one)."""
     if kubeconfig is not None:
-        job = read_manifest(path, namespace)
-        jobs = kube_jobs(kubeconfig, namespace)
-        jobs.create(job)
-        console.print(f"rolloutjob {namespace}/{job.name} created")
+        obj = submit_to_cluster(path, kubeconfig, namespace, wait=wait, timeout_s=timeout_s)
         if wait:
-            with _progress() as bar:
-                obj = jobs.wait(job.name, timeout_s, on_status=bar.update_from)
             _exit_with(obj)
         return
     settings = settings_for(home)
     last = asyncio.run(_run_locally(settings, read_manifest(path, None), unsafe, max_starting))
     _exit_with(last)
+
+
+def submit_to_cluster(
+    path: Path, kubeconfig: Path, namespace: str, *, wait: bool, timeout_s: float, kind: str = ""
+) -> Obj | None:
+    """Create the job on the cluster (its controller runs it); with ``wait``, its object once finished.
+    ``kind``: the agent kind the caller requires ("" takes any)."""
+    job = read_manifest(path, namespace)
+    if kind and job.spec.agent.kind != kind:
+        raise InputError(f"{path}: spec.agent.kind must be {kind!r} here, not {job.spec.agent.kind!r}")
+    jobs = kube_jobs(kubeconfig, namespace)
+    jobs.create(job)
+    console.print(f"rolloutjob {namespace}/{job.name} created")
+    if not wait:
+        return None
+    with _progress() as bar:
+        return jobs.wait(job.name, timeout_s, on_status=bar.update_from)
 
 
 async def _run_locally(settings: Settings, job: RolloutJob, unsafe: bool, max_starting: int) -> Obj | None:
@@ -119,14 +131,14 @@ async def _run_locally(settings: Settings, job: RolloutJob, unsafe: bool, max_st
     limits = Limits(wall_time_s=float(spec.env_deadline_s))
     envs = EnvManager(settings, limits=limits, unsafe=unsafe)
     cluster = LocalCluster(store, tasks, envs, max_starting=max_starting)
-    with _progress() as bar:
-        last = await run_local(
-            cluster,
-            builtin_runners(tasks, settings.artifacts_dir),
-            tasks,
-            [job.name],
-            on_status=lambda name, obj: bar.update_from(obj),
-        )
+    runners = farm_runners(tasks, settings, lambda env: envs)  # policy: verified in a fresh env
+    try:
+        with _progress() as bar:
+            last = await run_local(
+                cluster, runners, tasks, [job.name], on_status=lambda name, obj: bar.update_from(obj)
+            )
+    finally:
+        await close_runners(runners)
     return last[job.name]
 
 

@@ -1,4 +1,5 @@
-"""`envfarm rollout run JOB.yaml | show ID | export OUT`: rollout jobs, locally, and their records."""
+"""`envfarm rollout run JOB.yaml | show ID | export OUT`: rollout jobs (locally, or on a cluster through its
+controller with ``--kubeconfig``) and their records."""
 
 from __future__ import annotations
 
@@ -16,9 +17,12 @@ from rich.progress import Progress
 
 from envfarm.agent.driver import RolloutDriver
 from envfarm.agent.policies import build_policy
+from envfarm.cli import jobs as jobs_cli
 from envfarm.cli.common import HomeOption, open_store, settings_for
 from envfarm.errors import FileFormatError, InputError, RecordError
-from envfarm.models.job import PolicyAgent, RolloutJob, TaskSelector
+from envfarm.farm import jobfile
+from envfarm.farm.policyrunner import record_of
+from envfarm.models.job import PolicyAgent, RolloutJob, SampleResult, TaskSelector
 from envfarm.models.rollout import RolloutRecord, Turn
 from envfarm.models.task import SweTask
 from envfarm.sandbox.envs import EnvManager
@@ -113,9 +117,19 @@ def run(
         False, "--unsafe", help="Run environments without bubblewrap (trusted only)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object."),
+    kubeconfig: Path | None = typer.Option(
+        None, "--kubeconfig", help="Submit to this cluster; its controller runs the job."
+    ),
+    namespace: str = typer.Option("default", "--namespace", "-n", help="Cluster: the job's namespace."),
+    wait: bool = typer.Option(False, "--wait", help="Cluster: wait for the end, print where records are."),
+    timeout_s: float = typer.Option(86400, "--timeout", help="Cluster: seconds --wait waits at most."),
     home: str | None = HomeOption,
 ) -> None:
-    """Run a job's rollouts locally: groups of G per task, each verified in a fresh environment."""
+    """Run a job's rollouts: locally (groups of G per task, each verified in a fresh environment), or on
+    a cluster through its controller (--kubeconfig)."""
+    if kubeconfig is not None:
+        _run_on_cluster(job_file, kubeconfig, namespace, wait=wait, timeout_s=timeout_s, as_json=as_json)
+        return
     settings = settings_for(home)
     job = load_job(job_file)
     if not isinstance(job.spec.agent, PolicyAgent):
@@ -131,6 +145,43 @@ def run(
     else:
         _print_summary(summary)
     raise typer.Exit(0 if stored else 1)
+
+
+def _run_on_cluster(
+    path: Path, kubeconfig: Path, namespace: str, *, wait: bool, timeout_s: float, as_json: bool
+) -> None:
+    """Submit through `envfarm jobs submit`'s path; with --wait, where each rollout's record is."""
+    obj = jobs_cli.submit_to_cluster(
+        path, kubeconfig, namespace, wait=wait, timeout_s=timeout_s, kind="policy"
+    )
+    if obj is None:
+        return
+    status = jobfile.status_of(obj)
+    where = _records(status.results)
+    if as_json:
+        typer.echo(json.dumps({"job": obj["metadata"]["name"], "phase": status.phase.value, **where}))
+    else:
+        jobs_cli.show(obj)
+        _print_records(where)
+    raise typer.Exit(0 if status.phase.value == "Succeeded" and where["rollouts"] else 1)
+
+
+def _records(results: list[SampleResult]) -> dict[str, Any]:
+    """The record stores (on the controller's machine) and the rollout ids the results name."""
+    found = [r for r in (record_of(res.reason) for res in results) if r is not None]
+    return {
+        "record_stores": sorted({db for _, db in found}),
+        "rollouts": [rollout for rollout, _ in found],
+    }
+
+
+def _print_records(where: dict[str, Any]) -> None:
+    if not where["rollouts"]:
+        console.print("no rollout records (every sample ended as an infrastructure error)")
+        return
+    for db in where["record_stores"]:
+        console.print(f"records: {escape(db)} (the controller's ENVFARM_HOME; `envfarm rollout show ID`)")
+    console.print("rollouts: " + ", ".join(escape(r) for r in where["rollouts"]))
 
 
 def _summary(job: RolloutJob, settings: Settings, driver: RolloutDriver) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Agent runners: what happens in an env once it is up. ``hold`` keeps it for a time, ``replay`` applies
 a given patch (gold, empty, or from a file) and grades it with the test verifier. ``policy`` (the LLM
-agent loop) lives in envfarm.agent and is plugged in by the CLI through the :class:`AgentRunner` protocol.
+agent loop of envfarm.agent, verified in a fresh env) is :mod:`envfarm.farm.policyrunner`'s runner, which
+the CLI adds (it needs the backend's source of fresh envs).
 
 A runner returns the sample's :class:`SampleResult`; it raises a SandboxError/OSError/TimeoutError when
 the env failed (the controller books that as an infrastructure failure and retries).
@@ -132,5 +133,5 @@ def load_patches(path: Path) -> dict[str, str]:
 
 
 def builtin_runners(tasks: TaskSource, artifacts_dir: Path) -> dict[str, AgentRunner]:
-    """The runners envfarm.farm itself provides (``policy`` comes from envfarm.agent, when wired in)."""
+    """The runners that need nothing from the backend (``policy``: envfarm.farm.policyrunner.farm_runners)."""
     return {"hold": HoldRunner(), "replay": ReplayRunner(tasks, artifacts_dir)}
