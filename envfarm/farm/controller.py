@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from envfarm.errors import EnvfarmError, SandboxError
+from envfarm.errors import EnvfarmError, PolicyError, SandboxError
 from envfarm.farm import memory
 from envfarm.farm.agents import AgentRunner, EnvHandle
 from envfarm.farm.book import Book, Recorded
@@ -48,7 +48,7 @@ from envfarm.farm.types import (
 from envfarm.models.job import InfraReason, RolloutJobSpec, RolloutJobStatus
 
 log = logging.getLogger(__name__)
-INFRA_ERRORS = (SandboxError, OSError, TimeoutError)
+INFRA_ERRORS = (SandboxError, PolicyError, OSError, TimeoutError)
 
 
 @dataclass
@@ -328,7 +328,12 @@ class Controller:
             finally:
                 await sandbox.stop()
         except INFRA_ERRORS as exc:
-            reason = InfraReason.runtime_unreachable.value
+            lost = (
+                InfraReason.policy_unavailable
+                if isinstance(exc, PolicyError)
+                else InfraReason.runtime_unreachable
+            )
+            reason = lost.value
             result = AgentResult(action.sample, action.attempt, infra=reason, detail=str(exc)[:200])
         job.results[action.sample] = result
 

@@ -68,7 +68,7 @@ class PolicyRunner:
         try:
             agent, task = self._agent(env), self.tasks.get(env.task_id)
             record = await self._rollout(env, agent, task)
-        except SandboxError:
+        except (SandboxError, PolicyError):  # the controller retries, then counts them by reason
             raise
         except (ConfigError, InputError) as exc:  # the job cannot run: retrying would not help
             log.warning("job %s sample %d cannot run: %s", env.job, env.sample, exc)
@@ -119,10 +119,8 @@ class PolicyRunner:
         messages = prompts.first_messages(
             task, workdir=workdir, template=agent.prompt_template, system=agent.system_prompt
         )
-        try:
-            episode = await Agent(env.sandbox, policy, AgentLimits.of(agent), workdir=workdir).run(messages)
-        except PolicyError as exc:  # the endpoint is down or refused: the infrastructure's fault
-            raise ConnectionError(f"policy {agent.endpoint or agent.backend}: {exc}") from exc
+        # a PolicyError (the endpoint is down or refused) reaches the controller as an infra failure
+        episode = await Agent(env.sandbox, policy, AgentLimits.of(agent), workdir=workdir).run(messages)
         return build_record(
             job=job,
             task_id=task.instance_id,

@@ -130,6 +130,7 @@ class InfraReason(StrEnum):
     runtime_unreachable = "runtime_unreachable"
     evicted = "evicted"
     deadline = "deadline"
+    policy_unavailable = "policy_unavailable"  # the policy endpoint was down or refused
 
 
 class Condition(Strict):

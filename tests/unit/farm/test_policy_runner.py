@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from envfarm.agent.memory_env import MemoryEnvs, MemorySandbox
-from envfarm.errors import ConfigError, SandboxError
+from envfarm.errors import ConfigError, PolicyError, SandboxError
 from envfarm.farm import names, podspec
 from envfarm.farm.agents import EnvHandle
 from envfarm.farm.kube.policyenvs import PURPOSE, verify_pod, verify_pod_name
@@ -69,7 +69,7 @@ async def test_env_lost_mid_episode_is_raised_as_an_infrastructure_failure(tmp_p
 async def test_policy_endpoint_down_is_an_infrastructure_failure(tmp_path: Path) -> None:
     agent = PolicyAgent(endpoint="http://127.0.0.1:9/v1", model="m", request_retries=0)
     spec = RolloutJobSpec(agent=agent)
-    with pytest.raises(ConnectionError, match=r"127\.0\.0\.1:9"):
+    with pytest.raises(PolicyError, match=r"127\.0\.0\.1:9"):
         await runner(tmp_path, MemoryEnvs({})).run(handle(spec, MemorySandbox({})))
 
 
