@@ -8,6 +8,8 @@ fake container exit.
 
 from __future__ import annotations
 
+import hashlib
+
 from envfarm.kubesim import podstatus as ps
 from envfarm.kubesim.httpserver import ChunkWriter
 from envfarm.kubesim.kubelet import EXIT_ANNOTATION, FAILURE_ANNOTATION, RUN_ANNOTATION, BaseKubelet
@@ -26,9 +28,18 @@ class FakeKubelet(BaseKubelet):
         if wanted:
             return str(wanted)
         cfg = self.config
-        if cfg.failure_kinds and cfg.failure_rate > 0 and self.rng.random() < cfg.failure_rate:
-            return self.rng.choice(cfg.failure_kinds)
-        return ""
+        if not cfg.failure_kinds or cfg.failure_rate <= 0:
+            return ""
+        draw, pick = self._draws(pod)
+        return cfg.failure_kinds[int(pick * len(cfg.failure_kinds))] if draw < cfg.failure_rate else ""
+
+    def _draws(self, pod: Obj) -> tuple[float, float]:
+        """Two uniform numbers for a pod: random, or, with ``seed``, fixed by the pod's name (any order)."""
+        if self.config.seed is None:
+            return self.rng.random(), self.rng.random()
+        name = f"{self.config.seed}/{pod['metadata'].get('namespace', '')}/{pod['metadata']['name']}"
+        digest = hashlib.sha256(name.encode()).digest()
+        return int.from_bytes(digest[:4]) / 2**32, int.from_bytes(digest[4:8]) / 2**32
 
     def _creating(self, pod: Obj) -> None:
         ip = self.next_ip()

@@ -41,6 +41,7 @@ class KubeletConfig:
     node_loss_eviction_s: float = 5.0  # pods on a lost node are removed after this
     run_s: float = 0.0  # default running time before a fake container exits 0 (0: runs until deleted)
     normal_events: bool = False  # record Normal events (Scheduled, Pulled, Started); warnings always
+    seed: int | None = None  # injected failures fixed by pod name (reproducible runs), else random
 
 
 class BaseKubelet:

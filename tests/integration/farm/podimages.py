@@ -21,6 +21,7 @@ from pathlib import Path
 from envfarm.kubesim import ImageRule, ImageTable, LaunchSpec, RunningProcess, SubprocessLauncher
 from envfarm.models.task import SweTask
 from envfarm.sandbox.local import RUNTIME_PY, find_bwrap
+from envfarm.sandbox.podlauncher import host_paths, under_tmp
 from envfarm.sandbox.repos import RepoCache
 from envfarm.sandbox.workspace import create_workspace
 from envfarm.settings import Settings
@@ -66,9 +67,11 @@ class ImageFiles:
         env["PATH"] = f"{BIN}:{env.get('PATH', '')}"
         self._testbed(spec)
         argv = [remap(a, paths) for a in spec.argv]
-        if "ENVFARM_TASK_ID" in spec.env:
-            argv = private_tmp(argv, [spec.cwd.parent, self.home.home])
         local = LaunchSpec(argv, env, spec.cwd, spec.log_path, spec.pod_ip, spec.name)
+        if "ENVFARM_TASK_ID" in spec.env:
+            shown = under_tmp(host_paths(local))
+            argv = private_tmp(argv, [spec.cwd.parent, self.home.home], shown)
+            local = LaunchSpec(argv, env, spec.cwd, spec.log_path, spec.pod_ip, spec.name)
         self.specs.append(local)
         return await self.inner.launch(local)
 
@@ -82,9 +85,11 @@ def remap(text: str, paths: dict[str, str]) -> str:
     return text
 
 
-def private_tmp(argv: list[str], keep: list[Path]) -> list[str]:
-    """``argv`` under bubblewrap: the host's filesystem and network, a fresh /tmp, ``keep`` bound back."""
+def private_tmp(argv: list[str], keep: list[Path], shown: list[str]) -> list[str]:
+    """``argv`` under bubblewrap: the host's filesystem and network, a fresh /tmp, ``keep`` bound back
+    writable and ``shown`` (envfarm's checkout and venv, when they lie under /tmp) read-only."""
     bwrap = find_bwrap()
     assert bwrap is not None, "bubblewrap is needed for env pods in process mode"
-    binds = [x for path in keep for x in ("--bind", str(path), str(path))]
+    binds = [x for path in shown for x in ("--ro-bind", path, path)]
+    binds += [x for path in keep for x in ("--bind", str(path), str(path))]
     return [bwrap, "--dev-bind", "/", "/", "--tmpfs", "/tmp", *binds, "--die-with-parent", "--", *argv]
