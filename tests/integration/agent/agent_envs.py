@@ -8,24 +8,30 @@ bubblewrap process is killed with SIGKILL, as an OOM kill or a lost node would.
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from envfarm.models.task import SweTask, parse_task
+from sample_envs import SampleEnvs as SharedSampleEnvs
+from sample_envs import sample_tasks
+
+from envfarm.models.task import SweTask
 from envfarm.sandbox.limits import Limits
-from envfarm.sandbox.local import LocalSandbox, SandboxSpec
+from envfarm.sandbox.local import LocalSandbox
 from envfarm.sandbox.protocol import Sandbox
 from envfarm.sandbox.repos import RepoCache
 from envfarm.sandbox.wire import ExecResult
-from envfarm.sandbox.workspace import create_workspace, remove_workspace
-from envfarm.testing.samples import SAMPLES_DIR
 
-VENV = Path(sys.prefix)
-BASE_PYTHON = Path(os.path.realpath(sys.executable)).parents[1]
+__all__ = [
+    "BUGGY_RETURN",
+    "CALC",
+    "FIXED_RETURN",
+    "STATS",
+    "WRONG_RETURN",
+    "EnvsFactory",
+    "SampleEnvs",
+    "sample_tasks",
+]
+
 CALC = "envfarm-samples__calc-3"
 STATS = "src/calc/stats.py"
 BUGGY_RETURN = "    return ordered[len(ordered) // 2]\n"
@@ -39,12 +45,6 @@ WRONG_RETURN = "    return ordered[0]\n"
 
 
 EnvsFactory = Callable[..., "SampleEnvs"]
-
-
-def sample_tasks() -> dict[str, SweTask]:
-    lines = (SAMPLES_DIR / "tasks.jsonl").read_text().splitlines()
-    tasks = [parse_task(json.loads(line)) for line in lines if line.strip()]
-    return {t.instance_id: t for t in tasks if isinstance(t, SweTask)}
 
 
 class Killable:
@@ -76,8 +76,8 @@ class Killable:
         await self.inner.stop()
 
 
-class SampleEnvs:
-    """Fresh environments of sample tasks, shaped like the EnvManager provider."""
+class SampleEnvs(SharedSampleEnvs):
+    """The shared sample environments, each wrapped so that ``kill_after`` can kill it mid-rollout."""
 
     def __init__(
         self,
@@ -87,32 +87,17 @@ class SampleEnvs:
         kill_after: Callable[[int], int | None] | None = None,
         limits: Limits | None = None,
     ) -> None:
-        self.cache, self.root, self.kill_after = cache, root, kill_after
-        self.limits = limits or Limits(wall_time_s=600, memory_mb=1024, nproc=256)
-        self.started = 0
+        super().__init__(cache, root, limits)
+        self.kill_after = kill_after
         self.live = 0
 
     async def up(self, task: SweTask) -> Sandbox:
-        snapshot, sha = self.cache.snapshot(task.repo, task.base_commit)
-        workspace = create_workspace(snapshot, sha, self.root / uuid.uuid4().hex[:12])
-        spec = SandboxSpec(
-            workspace=workspace,
-            base_commit=sha,
-            python=str(VENV / "bin" / "python"),
-            ro_paths=[VENV, BASE_PYTHON, snapshot],
-            path_dirs=[str(VENV / "bin")],
-            limits=self.limits,
-        )
-        env = LocalSandbox(spec)
-        await env.start()
         after = self.kill_after(self.started) if self.kill_after else None
-        self.started += 1
+        env = await super().up(task)
+        assert isinstance(env, LocalSandbox)
         self.live += 1
         return Killable(env, after)
 
     async def down(self, env: Sandbox) -> None:
         self.live -= 1
-        await env.stop()
-        inner = env.inner if isinstance(env, Killable) else env
-        if isinstance(inner, LocalSandbox):
-            remove_workspace(inner.spec.workspace)
+        await super().down(env.inner if isinstance(env, Killable) else env)
