@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from envfarm.cli.harvest import verify_kit
@@ -28,16 +27,12 @@ from envfarm.harvest.pipeline import Harvester
 from envfarm.harvest.synthetic import make_history
 from envfarm.harvest.validate import Validator
 from envfarm.models.task import SweTask
+from envfarm.sandbox.hostenvs import VENV, HostVenvEnvs
 from envfarm.sandbox.limits import Limits
-from envfarm.sandbox.local import LocalSandbox, SandboxSpec, find_bwrap
-from envfarm.sandbox.protocol import Sandbox
+from envfarm.sandbox.local import find_bwrap
 from envfarm.sandbox.repos import RepoCache
-from envfarm.sandbox.workspace import create_workspace
 from envfarm.testing.samples import SAMPLES_DIR, build_sample
 from envfarm.verify import command
-
-VENV = Path(sys.prefix)
-BASE_PYTHON = Path(os.path.realpath(sys.executable)).parents[1]
 
 
 def mining(root: Path, commits: int) -> float:
@@ -60,13 +55,7 @@ def sample_tasks(root: Path) -> tuple[list[SweTask], RepoCache, Path]:
 
 
 def validate_all(tasks: list[SweTask], cache: RepoCache, root: Path, runs: int) -> float:
-    async def fresh(task: SweTask) -> Sandbox:
-        snapshot, sha = cache.snapshot(task.repo, task.base_commit)
-        workspace = create_workspace(snapshot, sha, root / "ws" / uuid.uuid4().hex[:12])
-        spec = SandboxSpec(workspace=workspace, base_commit=sha, python=str(VENV / "bin" / "python"),
-                           ro_paths=[VENV, BASE_PYTHON, snapshot], path_dirs=[str(VENV / "bin")],
-                           limits=Limits(wall_time_s=300, memory_mb=1024, nproc=256))  # fmt: skip
-        return LocalSandbox(spec)
+    fresh = HostVenvEnvs(cache, root / "ws", Limits(wall_time_s=300, memory_mb=1024, nproc=256)).make
 
     validator = Validator(fresh, verify_kit(), runs=runs, timeout_s=120)
     started = time.perf_counter()

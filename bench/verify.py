@@ -17,22 +17,17 @@ import json
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 from envfarm.models.task import InstallConfig, SweTask
-from envfarm.sandbox.local import LocalSandbox, SandboxSpec
+from envfarm.sandbox.hostenvs import HostVenvEnvs
 from envfarm.sandbox.protocol import Sandbox
 from envfarm.sandbox.repos import RepoCache
-from envfarm.sandbox.workspace import create_workspace, remove_workspace
 from envfarm.verify import command, scripts
 from envfarm.verify.tests import TestVerifier, VerifyOptions
 
-VENV = Path(sys.prefix)
-BASE_PYTHON = Path(os.path.realpath(sys.executable)).parents[1]
 TEST_FILE = """import pytest
 from pkg.mod import work
 
@@ -100,32 +95,6 @@ def make_task(root: Path, tests: int, size: int) -> tuple[SweTask, Path]:
     return task, repo
 
 
-class BenchEnvs:
-    """Fresh environments of the bench task (this project's venv stands in for a built one)."""
-
-    def __init__(self, cache: RepoCache, root: Path) -> None:
-        self.cache, self.root = cache, root
-
-    async def up(self, task: SweTask) -> Sandbox:
-        snap, sha = self.cache.snapshot(task.repo, task.base_commit)
-        workspace = create_workspace(snap, sha, self.root / uuid.uuid4().hex[:12])
-        spec = SandboxSpec(
-            workspace=workspace,
-            base_commit=sha,
-            python=str(VENV / "bin" / "python"),
-            ro_paths=[VENV, BASE_PYTHON, snap],
-            path_dirs=[str(VENV / "bin")],
-        )
-        env = LocalSandbox(spec)
-        await env.start()
-        return env
-
-    async def down(self, env: Sandbox) -> None:
-        await env.stop()
-        if isinstance(env, LocalSandbox):
-            remove_workspace(env.spec.workspace)
-
-
 async def timed_raw(env: Sandbox, task: SweTask) -> float:
     """The task's own test command, in an environment already holding the gold patch and the test_patch."""
     t0 = time.perf_counter()
@@ -143,7 +112,7 @@ async def timed_verify(verifier: TestVerifier, task: SweTask) -> float:
     return elapsed
 
 
-async def measure(envs: BenchEnvs, task: SweTask, artifacts: Path, repeat: int) -> dict[str, list[float]]:
+async def measure(envs: HostVenvEnvs, task: SweTask, artifacts: Path, repeat: int) -> dict[str, list[float]]:
     """Raw runs, single and 3-rerun verifications, interleaved so that machine noise hits all alike."""
     one = TestVerifier(envs, artifacts, VerifyOptions(reruns=1))
     three = TestVerifier(envs, artifacts, VerifyOptions(reruns=3))
@@ -168,7 +137,7 @@ async def main(args: argparse.Namespace) -> dict[str, float]:
         task, repo = make_task(root, args.tests, args.size)
         cache = RepoCache(root / "repos")
         cache.add(task.repo, repo)
-        times = await measure(BenchEnvs(cache, root / "ws"), task, root / "artifacts", args.repeat)
+        times = await measure(HostVenvEnvs(cache, root / "ws"), task, root / "artifacts", args.repeat)
     raw, verified, verified3 = (statistics.median(times[k]) for k in ("raw", "verify", "verify3"))
     print(f"tests={args.tests} raw={raw:.3f}s verifier={verified:.3f}s verifier_reruns3={verified3:.3f}s")
     return {

@@ -8,21 +8,13 @@ place of a built one. ``tests/`` is on sys.path (its conftest), so test folders 
 from __future__ import annotations
 
 import json
-import os
-import sys
-import uuid
 from pathlib import Path
 
 from envfarm.models.task import SweTask, parse_task
+from envfarm.sandbox.hostenvs import HostVenvEnvs
 from envfarm.sandbox.limits import Limits
-from envfarm.sandbox.local import LocalSandbox, SandboxSpec
-from envfarm.sandbox.protocol import Sandbox
 from envfarm.sandbox.repos import RepoCache
-from envfarm.sandbox.workspace import create_workspace, remove_workspace
 from envfarm.testing.samples import SAMPLES_DIR
-
-VENV = Path(sys.prefix)
-BASE_PYTHON = Path(os.path.realpath(sys.executable)).parents[1]
 
 
 def sample_tasks() -> dict[str, SweTask]:
@@ -31,35 +23,12 @@ def sample_tasks() -> dict[str, SweTask]:
     return {t.instance_id: t for t in tasks if isinstance(t, SweTask)}
 
 
-class SampleEnvs:
+class SampleEnvs(HostVenvEnvs):
     """Fresh environments of sample tasks, shaped like :class:`envfarm.sandbox.envs.EnvManager`.
 
     The sample's only dependency is pytest, so this project's virtualenv stands in for a built one (the
-    builder would pip-install it, and CI has no network).
+    builder would pip-install it): :class:`~envfarm.sandbox.hostenvs.HostVenvEnvs` with test-sized limits.
     """
 
     def __init__(self, cache: RepoCache, root: Path, limits: Limits | None = None) -> None:
-        self.cache, self.root = cache, root
-        self.limits = limits or Limits(wall_time_s=600, memory_mb=1024, nproc=256)
-        self.started = 0
-
-    async def up(self, task: SweTask) -> Sandbox:
-        snapshot, sha = self.cache.snapshot(task.repo, task.base_commit)
-        workspace = create_workspace(snapshot, sha, self.root / uuid.uuid4().hex[:12])
-        spec = SandboxSpec(
-            workspace=workspace,
-            base_commit=sha,
-            python=str(VENV / "bin" / "python"),
-            ro_paths=[VENV, BASE_PYTHON, snapshot],
-            path_dirs=[str(VENV / "bin")],
-            limits=self.limits,
-        )
-        env = LocalSandbox(spec)
-        await env.start()
-        self.started += 1
-        return env
-
-    async def down(self, env: Sandbox) -> None:
-        await env.stop()
-        if isinstance(env, LocalSandbox):
-            remove_workspace(env.spec.workspace)
+        super().__init__(cache, root, limits or Limits(wall_time_s=600, memory_mb=1024, nproc=256))

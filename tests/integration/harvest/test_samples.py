@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,32 +15,19 @@ from envfarm.harvest.ledgerdb import HarvestDB
 from envfarm.harvest.pipeline import Harvester
 from envfarm.harvest.validate import Validator
 from envfarm.models.task import SweTask
+from envfarm.sandbox.hostenvs import HostVenvEnvs
 from envfarm.sandbox.limits import Limits
-from envfarm.sandbox.local import LocalSandbox, SandboxSpec, find_bwrap
-from envfarm.sandbox.protocol import Sandbox
+from envfarm.sandbox.local import find_bwrap
 from envfarm.sandbox.repos import RepoCache
-from envfarm.sandbox.workspace import create_workspace
 from envfarm.testing.samples import SAMPLES_DIR, build_sample
 
-VENV = Path(sys.prefix)
-BASE_PYTHON = Path(os.path.realpath(sys.executable)).parents[1]
 # sample -> (refs mined, the sandbox's memory limit in MiB). memo's unfixed template code allocates without
 # bound: the limit (RLIMIT_AS, and a cgroup where one can be made) must stop it, small enough for CI hosts.
 SAMPLES = {"textkit": (["main", "release-1.0"], 1024), "memo": (["main"], 512)}
 
 
 def env_factory(cache: RepoCache, root: Path, memory_mb: int = 1024):  # type: ignore[no-untyped-def]
-    async def fresh(task: SweTask) -> Sandbox:
-        snapshot, sha = cache.snapshot(task.repo, task.base_commit)
-        workspace = create_workspace(snapshot, sha, root / uuid.uuid4().hex[:12])
-        spec = SandboxSpec(
-            workspace=workspace, base_commit=sha, python=str(VENV / "bin" / "python"),
-            ro_paths=[VENV, BASE_PYTHON, snapshot], path_dirs=[str(VENV / "bin")],
-            limits=Limits(wall_time_s=300, memory_mb=memory_mb, nproc=256),
-        )  # fmt: skip
-        return LocalSandbox(spec)
-
-    return fresh
+    return HostVenvEnvs(cache, root, Limits(wall_time_s=300, memory_mb=memory_mb, nproc=256)).make
 
 
 def expected_keys(sample: str, labels: dict[str, str]) -> dict[str, dict[str, Any]]:
