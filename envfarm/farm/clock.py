@@ -18,3 +18,15 @@ def parse_time(text: str | None) -> float:
         return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
     except ValueError:
         return 0.0
+
+
+def ready_since(ready_at: float, now: float) -> float:
+    """The latest moment a pod can have become ready, so that a hold measured from it is never cut short.
+
+    Kubernetes writes ``lastTransitionTime`` in whole seconds: the pod became ready in
+    ``[ready_at, ready_at + 1)``, and no later than ``now`` (when it was seen ready). A pod with no
+    transition time (``ready_at`` <= 1, the unknown marker) counts from ``now``.
+    """
+    if ready_at <= 1.0:
+        return now
+    return min(now, ready_at + 1.0)

@@ -23,7 +23,7 @@ from envfarm.errors import EnvfarmError, PolicyError, SandboxError
 from envfarm.farm import memory
 from envfarm.farm.agents import AgentRunner, EnvHandle
 from envfarm.farm.book import Book, Recorded
-from envfarm.farm.clock import iso, parse_time
+from envfarm.farm.clock import iso, parse_time, ready_since
 from envfarm.farm.cluster import Cluster, Obj
 from envfarm.farm.conditions import conditions
 from envfarm.farm.events import EventLimiter
@@ -323,7 +323,8 @@ class Controller:
         try:
             sandbox = await self.cluster.sandbox(job, pod)
             try:
-                env = EnvHandle(job.key, job.spec, task_id, index, action.attempt, sandbox, pod["ready_at"])
+                ready = ready_since(pod["ready_at"], self.clock())
+                env = EnvHandle(job.key, job.spec, task_id, index, action.attempt, sandbox, ready)
                 result = AgentResult(action.sample, action.attempt, await runner.run(env))
             finally:
                 await sandbox.stop()
