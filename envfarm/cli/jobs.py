@@ -4,6 +4,7 @@ backend, the default) or on a cluster (``--kubeconfig``, where the deployed cont
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import json
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from envfarm.farm.localrun import finished, run_local
 from envfarm.farm.policyrunner import close_runners, farm_runners
 from envfarm.farm.ratelimit import TokenBucket
 from envfarm.farm.tasks import StoreTasks
-from envfarm.models.job import RolloutJob, RolloutJobSpec
+from envfarm.models.job import RolloutJob, RolloutJobSpec, SampleResult
 from envfarm.sandbox.envs import EnvManager
 from envfarm.sandbox.limits import Limits
 from envfarm.settings import Settings
@@ -45,6 +46,7 @@ KubeconfigOption: Path | None = typer.Option(
 )
 NamespaceOption: str = typer.Option("default", "--namespace", "-n", help="The cluster namespace.")
 JsonOption: bool = typer.Option(False, "--json", help="Print the job object as JSON.")
+SHOWN_RESULTS = 20
 
 
 class Jobs(Protocol):
@@ -55,6 +57,8 @@ class Jobs(Protocol):
     def cancel(self, name: str) -> bool: ...
 
     def delete(self, name: str) -> bool: ...
+
+    def results(self, name: str) -> builtins.list[SampleResult]: ...
 
 
 def kube_jobs(kubeconfig: Path, namespace: str) -> KubeJobs:
@@ -91,11 +95,11 @@ def submit(
     if kubeconfig is not None:
         obj = submit_to_cluster(path, kubeconfig, namespace, wait=wait, timeout_s=timeout_s)
         if wait:
-            _exit_with(obj)
+            _exit_with(obj, kube_jobs(kubeconfig, namespace))
         return
     settings = settings_for(home)
     last = asyncio.run(_run_locally(settings, read_manifest(path, None), unsafe, max_starting))
-    _exit_with(last)
+    _exit_with(last, LocalJobs(settings.home / "jobs"))
 
 
 def submit_to_cluster(
@@ -168,12 +172,34 @@ def status(
     as_json: bool = JsonOption,
     home: str | None = HomeOption,
 ) -> None:
-    """Show a job's phase, counts, setup yield, infrastructure failures and per-sample results."""
-    obj = backend(kubeconfig, namespace, home).get(name)
+    """Show a job's phase, counts, setup yield, infrastructure failures and its first per-sample results."""
+    jobs = backend(kubeconfig, namespace, home)
+    obj = jobs.get(name)
     if as_json:
         typer.echo(json.dumps(obj, indent=1))
     else:
-        show(obj)
+        show(obj, jobs.results(name))
+
+
+@app.command()
+def results(
+    name: str = typer.Argument(..., help="The job's name."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the JSON lines here, not to stdout."),
+    kubeconfig: Path | None = KubeconfigOption,
+    namespace: str = NamespaceOption,
+    home: str | None = HomeOption,
+) -> None:
+    """Every finished sample's result (task_id, sample, outcome, reward, reason) as JSON lines, by sample
+    index; samples of hold jobs have none."""
+    rows = backend(kubeconfig, namespace, home).results(name)
+    text = "".join(r.model_dump_json() + "\n" for r in rows)
+    if out is None:
+        typer.echo(text, nl=False)
+        return
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out)
+    console.print(f"{len(rows)} results written to {escape(str(out))}")
 
 
 @app.command()
@@ -201,7 +227,7 @@ def delete(
 
 
 # ---- output ---------------------------------------------------------------------------------------
-def show(obj: Obj) -> None:
+def show(obj: Obj, results: list[SampleResult]) -> None:
     row, status = jobfile.summary(obj), jobfile.status_of(obj)
     ratio = "-" if status.setup_yield is None else f"{status.setup_yield:.1%}"
     console.print(f"[bold]{escape(row['name'])}[/bold]  {status.phase.value}  {escape(status.message)}")
@@ -214,19 +240,22 @@ def show(obj: Obj) -> None:
     if status.infra_failures:
         failures = ", ".join(f"{k} {v}" for k, v in status.infra_failures.items())
         console.print(f"  infrastructure failures: {failures}")
-    if status.results:
+    if results:
         table = Table("task", "sample", "outcome", "reward", "reason")
-        for r in status.results:
+        for r in results[:SHOWN_RESULTS]:
             reward = "none" if r.reward is None else f"{r.reward:g}"
-            table.add_row(r.task_id, str(r.sample), r.outcome, reward, escape(r.reason[:80]))
+            table.add_row(escape(r.task_id), str(r.sample), r.outcome, reward, escape(r.reason[:80]))
         console.print(table)
+    if len(results) > SHOWN_RESULTS:
+        more = len(results) - SHOWN_RESULTS
+        console.print(f"  ... {more} more: `envfarm jobs results {escape(row['name'])}` prints them all")
 
 
-def _exit_with(obj: Obj | None) -> None:
+def _exit_with(obj: Obj | None, jobs: Jobs) -> None:
     if obj is None:
         console.print("the job was deleted when it finished (ttl_seconds_after_finished)")
         return
-    show(obj)
+    show(obj, jobs.results(obj["metadata"]["name"]))
     if jobfile.status_of(obj).phase.value != "Succeeded":
         raise typer.Exit(1)
 

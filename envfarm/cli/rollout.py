@@ -157,11 +157,12 @@ def _run_on_cluster(
     if obj is None:
         return
     status = jobfile.status_of(obj)
-    where = _records(status.results)
+    results = jobs_cli.kube_jobs(kubeconfig, namespace).results(obj["metadata"]["name"])
+    where = _records(results)
     if as_json:
         typer.echo(json.dumps({"job": obj["metadata"]["name"], "phase": status.phase.value, **where}))
     else:
-        jobs_cli.show(obj)
+        jobs_cli.show(obj, results)
         _print_records(where)
     raise typer.Exit(0 if status.phase.value == "Succeeded" and where["rollouts"] else 1)
 

@@ -1,7 +1,8 @@
 """A job's durable record (pure): what is written to ``status`` and read back after a restart.
 
 The :class:`Book` is the controller's working copy: finished samples and their outcomes, infrastructure
-retries per sample, setup counts (each env attempt is counted once, when it resolves), failures by reason.
+retries per sample, setup counts (each env attempt is counted once, when it resolves), failures by reason,
+and the finished samples' results not yet in the job's result log (:mod:`envfarm.farm.resultlog`).
 It is built from the recorded status on first sight, so a restarted controller resumes where the last
 write left it. :class:`Recorded` is what the cluster holds now: a pod is only deleted once its outcome is
 recorded there, so no finished rollout is ever run twice.
@@ -31,7 +32,7 @@ FINISHED_PHASES = frozenset({JobPhase.succeeded.value, JobPhase.failed.value, Jo
 @dataclass
 class Book:
     done: dict[int, str] = field(default_factory=dict)  # sample -> outcome
-    results: dict[int, SampleResult] = field(default_factory=dict)  # every outcome but "held"
+    unlogged: dict[int, SampleResult] = field(default_factory=dict)  # finished, not in the result log yet
     retries: dict[int, int] = field(default_factory=dict)  # unfinished sample -> infra failures so far
     attempted: int = 0
     up: int = 0
@@ -49,7 +50,7 @@ class Book:
             return
         self.done[sample] = result.outcome
         if result.outcome != HELD:
-            self.results[sample] = result
+            self.unlogged[sample] = result
         self.retries.pop(sample, None)
         self.attempted += 1
         self.up += 1
@@ -72,8 +73,14 @@ class Book:
         self.retries.pop(sample, None)
         self.done[sample] = INFRA
         why = f"{reason}: {detail}" if detail else reason
-        self.results[sample] = SampleResult(task_id=task[0], sample=task[1], outcome=INFRA, reason=why[:300])
+        self.unlogged[sample] = SampleResult(task_id=task[0], sample=task[1], outcome=INFRA, reason=why[:300])
         return True
+
+    def logged(self, batch: dict[int, SampleResult]) -> None:
+        """``batch`` (taken from :attr:`unlogged`) is in the result log now."""
+        for sample, result in batch.items():
+            if self.unlogged.get(sample) is result:
+                del self.unlogged[sample]
 
     def set_phase(self, phase: str, message: str, now_iso: str) -> None:
         if self.phase == phase and self.message == message:
@@ -114,7 +121,7 @@ class Book:
             infra_failures=dict(sorted(self.infra.items())),
             done=ranges.encode(self.done),
             retries={str(k): v for k, v in sorted(self.retries.items())},
-            results=[r for _, r in sorted(self.results.items())],
+            outcomes=self.outcome_ranges(),
             conditions=conditions,
             start_time=self.start_time,
             completion_time=self.completion_time,
@@ -122,18 +129,22 @@ class Book:
             observed_generation=generation,
         )
 
+    def outcome_ranges(self) -> dict[str, str]:
+        by: dict[str, list[int]] = {}
+        for sample, outcome in self.done.items():
+            if outcome != HELD:
+                by.setdefault(outcome, []).append(sample)
+        return {outcome: ranges.encode(samples) for outcome, samples in sorted(by.items())}
+
     @classmethod
-    def from_status(cls, status: RolloutJobStatus, group_size: int, task_ids: list[str]) -> Book:
-        """The book a previous controller left in ``status``."""
-        index = {t: i for i, t in enumerate(task_ids)}
-        results: dict[int, SampleResult] = {}
-        for r in status.results:
-            if r.task_id in index:
-                results[index[r.task_id] * group_size + r.sample] = r
-        done = {s: (results[s].outcome if s in results else HELD) for s in ranges.decode(status.done)}
+    def from_status(cls, status: RolloutJobStatus) -> Book:
+        """The book a previous controller left in ``status`` (its result log holds the details)."""
+        done = dict.fromkeys(ranges.decode(status.done), HELD)
+        for outcome, text in status.outcomes.items():
+            for sample in ranges.decode(text, field=f"status.outcomes.{outcome}") & done.keys():
+                done[sample] = outcome
         return cls(
             done=done,
-            results=results,
             retries={int(k): v for k, v in status.retries.items()},
             attempted=status.setup.attempted,
             up=status.setup.up,

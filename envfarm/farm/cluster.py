@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from envfarm.farm.types import JobState, SlimPod
-from envfarm.models.job import RolloutJobStatus
+from envfarm.models.job import RolloutJobStatus, SampleResult
 from envfarm.sandbox.protocol import Sandbox
 
 Obj = dict[str, Any]
@@ -36,6 +36,10 @@ class Cluster(Protocol):
         ...
 
     async def delete_pod(self, job: JobState | None, name: str) -> None: ...
+
+    async def write_results(self, job: JobState, batch: dict[int, SampleResult]) -> bool:
+        """Append finished samples' results (by sample index) to the job's result log; True once stored."""
+        ...
 
     async def write_status(self, job: JobState, status: RolloutJobStatus) -> bool: ...
 

@@ -45,7 +45,7 @@ from envfarm.farm.types import (
     StartAgent,
     WriteStatus,
 )
-from envfarm.models.job import InfraReason, RolloutJobSpec, RolloutJobStatus
+from envfarm.models.job import InfraReason, RolloutJobSpec, RolloutJobStatus, SampleResult
 
 log = logging.getLogger(__name__)
 INFRA_ERRORS = (SandboxError, PolicyError, OSError, TimeoutError)
@@ -187,7 +187,7 @@ class Controller:
             spec=spec,
             task_ids=task_ids,
             created=parse_time(meta.get("creationTimestamp")) or self.clock(),
-            book=Book.from_status(status, spec.group_size, task_ids),
+            book=Book.from_status(status),
             recorded=Recorded.of(status),
         )
         state.written = state.book.version
@@ -294,10 +294,18 @@ class Controller:
         job.last_write = now
         if self.metrics is not None and status.setup_yield is not None:
             self.metrics.setup_yield.labels(job.key).set(status.setup_yield)
-        self._spawn(self._write_async(job, status, job.book.version))
+        self._spawn(self._write_async(job, status, job.book.version, dict(job.book.unlogged)))
 
-    async def _write_async(self, job: JobState, status: RolloutJobStatus, version: int) -> None:
+    async def _write_async(
+        self, job: JobState, status: RolloutJobStatus, version: int, batch: dict[int, SampleResult]
+    ) -> None:
+        """The finished samples' results go to the result log first, then the status that says they are
+        done: a sample's pod is only deleted once both are written."""
         try:
+            if batch:
+                if not await self.cluster.write_results(job, batch):
+                    return
+                job.book.logged(batch)
             if await self.cluster.write_status(job, status):
                 job.written = max(job.written, version)
                 job.recorded = Recorded.of(status)

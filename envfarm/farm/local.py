@@ -23,7 +23,7 @@ from envfarm.farm.cluster import Obj
 from envfarm.farm.localjobs import LocalJobs
 from envfarm.farm.tasks import TaskSource
 from envfarm.farm.types import JobState, SlimPod
-from envfarm.models.job import InfraReason, RolloutJobStatus
+from envfarm.models.job import InfraReason, RolloutJobStatus, SampleResult
 from envfarm.models.task import SweTask
 from envfarm.sandbox.protocol import Sandbox
 
@@ -77,6 +77,7 @@ class LocalCluster:
         self.store, self.tasks, self.envs, self.clock = jobs, tasks, envs, clock
         self.names: set[str] = set()
         self.envs_by_name: dict[str, LocalEnv] = {}
+        self.removing: set[str] = set()
         self.starting = asyncio.Semaphore(max_starting)
         self.notify: Callable[[], None] = lambda: None
         self.started = 0
@@ -145,14 +146,22 @@ class LocalCluster:
         env = self.envs_by_name.pop(name, None)
         if env is None:
             return
-        if env.starting is not None:
-            env.starting.cancel()
-            with contextlib.suppress(asyncio.CancelledError, EnvfarmError, OSError):
-                await env.starting
-        if env.sandbox is not None:
-            with contextlib.suppress(EnvfarmError, OSError):
-                await self.envs.down(env.sandbox)
-        self.notify()
+        self.removing.add(name)  # gone for the planner, but its env is still being taken down
+        try:
+            if env.starting is not None:
+                env.starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError, EnvfarmError, OSError):
+                    await env.starting
+            if env.sandbox is not None:
+                with contextlib.suppress(EnvfarmError, OSError):
+                    await self.envs.down(env.sandbox)
+        finally:
+            self.removing.discard(name)
+            self.notify()
+
+    def idle(self) -> bool:
+        """No env is up, starting or being removed."""
+        return not self.envs_by_name and not self.removing
 
     async def sandbox(self, job: JobState, pod: SlimPod) -> Sandbox:
         env = self.envs_by_name.get(pod["name"])
@@ -166,6 +175,9 @@ class LocalCluster:
             await self.delete_pod(None, name)
 
     # ---- job records ---------------------------------------------------------------------------
+    async def write_results(self, job: JobState, batch: dict[int, SampleResult]) -> bool:
+        return await asyncio.to_thread(self.store.add_results, job.name, job.uid, batch)
+
     async def write_status(self, job: JobState, status: RolloutJobStatus) -> bool:
         return await asyncio.to_thread(self.store.write_status, job.name, job.uid, status)
 

@@ -13,17 +13,18 @@ import json
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
 
 from envfarm.errors import FileFormatError, InputError, NotFoundError
+from envfarm.farm import resultlog
 from envfarm.farm.book import FINISHED_PHASES
 from envfarm.farm.clock import iso
 from envfarm.farm.crd import API_VERSION, KIND
-from envfarm.models.job import RolloutJob, RolloutJobStatus
+from envfarm.models.job import RolloutJob, RolloutJobStatus, SampleResult
 
 Obj = dict[str, Any]
 NAMESPACE = "local"
@@ -78,6 +79,8 @@ class LocalJobs:
         with self._lock(job.name):
             if self.path(job.name).exists():
                 raise InputError(f"local job {job.name!r} exists already ({self.path(job.name)})")
+            for stale in (self.events_path(job.name), self.results_path(job.name)):  # a crashed delete's
+                stale.unlink(missing_ok=True)
             obj: Obj = {
                 "apiVersion": API_VERSION,
                 "kind": KIND,
@@ -132,12 +135,39 @@ class LocalJobs:
     def delete(self, name: str) -> bool:
         with self._lock(name):
             self.events_path(name).unlink(missing_ok=True)
+            self.results_path(name).unlink(missing_ok=True)
             try:
                 self.path(name).unlink()
             except FileNotFoundError:
                 return False
         self._cache.pop(name, None)
         return True
+
+    def results_path(self, name: str) -> Path:
+        return self.root / f"{name}.results.jsonl"
+
+    def add_results(self, name: str, uid: str, batch: Mapping[int, SampleResult]) -> bool:
+        """Append finished samples' results to the job's result log (synced to disk before returning);
+        False when ``uid`` no longer names this job."""
+        with self._lock(name):
+            current = self.find(name)
+            if current is None or current["metadata"].get("uid") != uid:
+                return False
+            with self.results_path(name).open("ab") as out:
+                out.write(b"".join(line + b"\n" for line in resultlog.lines(uid, batch)))
+                out.flush()
+                os.fsync(out.fileno())
+        return True
+
+    def results(self, name: str) -> builtins.list[SampleResult]:
+        """Each finished sample's result (its last written line), by sample index."""
+        uid = str(self.get(name)["metadata"].get("uid", ""))
+        path = self.results_path(name)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        return resultlog.read([text], uid, where=str(path))
 
     def events_path(self, name: str) -> Path:
         return self.root / f"{name}.events.jsonl"

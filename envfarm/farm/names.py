@@ -17,6 +17,9 @@ TASK_ID = PREFIX + "task-id"
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "envfarm-controller"
 ENV_ROLE = "env"
+RESULTS_ROLE = "results"
+JOB_UID = PREFIX + "job-uid"
+WRITTEN_AT = PREFIX + "written-at"
 ENV_SELECTOR = f"{ROLE}={ENV_ROLE},{MANAGED_BY}={MANAGER}"
 MAX_NAME = 63
 _BAD = re.compile(r"[^a-z0-9-]+")
@@ -40,6 +43,12 @@ def secret_name(job: str) -> str:
     """The per-job Secret holding the runtime token."""
     stem = job if len(job) <= MAX_NAME - 8 else f"{job[:48].rstrip('-')}-{_digest(job)}"
     return f"{stem}-runtime"
+
+
+def results_name(job: str, content: str) -> str:
+    """A ConfigMap of the job's result log, named by its content: a retried create is AlreadyExists."""
+    stem = job if len(job) <= MAX_NAME - 19 else f"{job[:37].rstrip('-')}-{_digest(job)}"
+    return f"{stem}-results-{_digest(content, 10)}"
 
 
 def label_value(text: str) -> str:

@@ -21,6 +21,7 @@ RUNTIME_DIR = "/envfarm"
 RUNTIME_PATH = f"{RUNTIME_DIR}/runtime.py"
 RUNTIME_SOURCE = "/opt/envfarm/runtime.py"  # where the envfarm image keeps the runtime
 TOKEN_KEY = "token"
+RESULTS_KEY = "results.jsonl"
 USER_ID = 10001
 GRACE_S = 2
 
@@ -130,6 +131,28 @@ def env_pod(env: EnvPod, spec: RolloutJobSpec, runtime_image: str) -> Obj:
             "containers": [env_container(env, spec)],
             "volumes": [{"name": "envfarm", "emptyDir": {"sizeLimit": "64Mi"}}],
         },
+    }
+
+
+def results_configmap(job: str, namespace: str, job_uid: str, text: str, written_at: float) -> Obj:
+    """One chunk of the job's result log (JSON lines; owned by the job, so it goes with it)."""
+    owner = {"apiVersion": API_VERSION, "kind": KIND, "name": job, "uid": job_uid, "controller": True}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": names.results_name(job, text),
+            "namespace": namespace,
+            "ownerReferences": [owner],
+            "labels": {
+                names.MANAGED_BY: names.MANAGER,
+                names.ROLE: names.RESULTS_ROLE,
+                names.JOB: names.label_value(job),
+                names.JOB_UID: names.label_value(job_uid),
+            },
+            "annotations": {names.WRITTEN_AT: f"{written_at:.6f}"},
+        },
+        "data": {RESULTS_KEY: text},
     }
 
 

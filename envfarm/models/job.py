@@ -171,7 +171,9 @@ class RolloutJobStatus(Strict):
     retries: dict[str, int] = Field(
         default_factory=dict
     )  # sample index -> infra failures so far (unfinished)
-    results: list[SampleResult] = Field(default_factory=list)
+    # finished samples by outcome ("pass", "fail", "infra_error", ...; "held" is what done leaves over), as
+    # index ranges; each sample's detail (task, reward, reason) is in the job's result log, not here
+    outcomes: dict[str, str] = Field(default_factory=dict)
     conditions: list[Condition] = Field(default_factory=list)
     start_time: str = ""
     completion_time: str = ""

@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from envfarm.errors import ApiError
-from envfarm.farm import names, podspec
+from envfarm.farm import names, podspec, resultlog
 from envfarm.farm.clock import iso
 from envfarm.farm.crd import API_VERSION, GROUP, KIND, PLURAL, VERSION
 from envfarm.farm.kube.api import KubeApi, raise_for
@@ -25,7 +26,7 @@ from envfarm.farm.podsandbox import RemoteSandbox
 from envfarm.farm.slim import slim_pod
 from envfarm.farm.tasks import TaskSource
 from envfarm.farm.types import JobState, SlimPod
-from envfarm.models.job import RolloutJobStatus
+from envfarm.models.job import RolloutJobStatus, SampleResult
 from envfarm.sandbox.protocol import Sandbox
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,22 @@ class KubeCluster:
             )
         except ApiError as exc:
             log.warning("deleting pod %s failed: %s", name, exc)
+
+    async def write_results(self, job: JobState, batch: dict[int, SampleResult]) -> bool:
+        """Each chunk of the batch as a ConfigMap owned by the job (AlreadyExists: a retry, stored)."""
+        path = f"/api/v1/namespaces/{job.namespace}/configmaps"
+        now = time.time()
+        for text in resultlog.chunks(resultlog.lines(job.uid, batch)):
+            body = podspec.results_configmap(job.name, job.namespace, job.uid, text, now)
+            try:
+                reply = await self._run(partial(self.api.call, "POST", path, body=body, ok=(201, 409)))
+            except ApiError as exc:
+                log.warning("writing results of %s failed: %s", job.key, exc)
+                return False
+            if reply.status not in (201, 409):
+                log.warning("writing results of %s: %s %s", job.key, reply.status, reply.body.get("message"))
+                return False
+        return True
 
     async def write_status(self, job: JobState, status: RolloutJobStatus) -> bool:
         patch = {"status": status_patch(status, job.recorded.status)}

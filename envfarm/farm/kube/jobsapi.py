@@ -5,16 +5,17 @@ The same methods as :class:`~envfarm.farm.localjobs.LocalJobs`, so `envfarm jobs
 
 from __future__ import annotations
 
+import builtins
 import time
 from collections.abc import Callable
 from typing import Any
 
 from envfarm.errors import ApiError, InputError, NotFoundError
-from envfarm.farm import jobfile
+from envfarm.farm import jobfile, names, podspec, resultlog
 from envfarm.farm.book import FINISHED_PHASES
 from envfarm.farm.crd import GROUP, PLURAL, VERSION
 from envfarm.farm.kube.api import KubeApi, raise_for
-from envfarm.models.job import RolloutJob
+from envfarm.models.job import RolloutJob, SampleResult
 
 Obj = dict[str, Any]
 MERGE = "application/merge-patch+json"
@@ -50,6 +51,29 @@ class KubeJobs:
     def list(self) -> list[Obj]:
         body = raise_for(self.api.call("GET", self.path), f"list RolloutJobs in {self.namespace}")
         return list(body.get("items") or [])
+
+    def results(self, name: str) -> builtins.list[SampleResult]:
+        """Each finished sample's result from the job's result log (its ConfigMaps), by sample index."""
+        uid = str(self.get(name)["metadata"].get("uid", ""))
+        selector = f"{names.ROLE}={names.RESULTS_ROLE},{names.JOB}={names.label_value(name)}"
+        chunks: list[tuple[float, str, str]] = []
+        cont = ""
+        while True:
+            query = {"labelSelector": selector, "limit": "500", **({"continue": cont} if cont else {})}
+            path = f"/api/v1/namespaces/{self.namespace}/configmaps"
+            reply = self.api.call("GET", path, query=query)
+            body = raise_for(reply, f"list the results of RolloutJob {name}")
+            for item in body.get("items") or ():
+                meta = item.get("metadata") or {}
+                written = float((meta.get("annotations") or {}).get(names.WRITTEN_AT) or 0)
+                text = (item.get("data") or {}).get(podspec.RESULTS_KEY, "")
+                chunks.append((written, str(meta.get("name", "")), text))
+            cont = str((body.get("metadata") or {}).get("continue") or "")
+            if not cont:
+                break
+        chunks.sort()
+        where = f"results of RolloutJob {self.namespace}/{name}"
+        return resultlog.read((text for _, _, text in chunks), uid, where=where)
 
     def cancel(self, name: str) -> bool:
         obj = self.get(name)

@@ -6,6 +6,7 @@ the init container, reached at the pod IP, its token from the job's Secret)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -71,6 +72,19 @@ def kubectl(ks: KubeSimThread, *args: str) -> str:
     return done.stdout
 
 
+def results(ks: KubeSimThread, name: str) -> list[dict[str, Any]]:
+    """`envfarm jobs results NAME --kubeconfig ...`: the job's result log (its ConfigMaps)."""
+    cli = [sys.executable, "-c", "from envfarm.cli.app import main; main()"]
+    done = subprocess.run(
+        [*cli, "jobs", "results", name, "--kubeconfig", str(ks.kubeconfig_path), "-n", "envfarm"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
 def job(ks: KubeSimThread, name: str) -> dict[str, Any]:
     return dict(yaml.safe_load(kubectl(ks, "-n", "envfarm", "get", "rolloutjob", name, "-o", "yaml")))
 
@@ -99,12 +113,18 @@ def test_apply_k_then_replay_jobs_complete_with_the_right_verdicts(
     got = wait_finished(ks, ["replay-gold", "replay-empty"])
     gold, empty = got["replay-gold"]["status"], got["replay-empty"]["status"]
     assert gold["phase"] == "Succeeded", gold
-    assert [(r["task_id"], r["sample"], r["outcome"], r["reward"]) for r in gold["results"]] == [
+    assert [(r["task_id"], r["sample"], r["outcome"], r["reward"]) for r in results(ks, "replay-gold")] == [
         (CALC, 0, "pass", 1.0),
         (CALC, 1, "pass", 1.0),
     ]
     assert gold["setup_yield"] == 1.0 and gold["counts"]["succeeded"] == 2
-    assert empty["phase"] == "Succeeded" and [r["outcome"] for r in empty["results"]] == ["fail"]
+    assert gold["outcomes"] == {"pass": "0-1"} and empty["outcomes"] == {"fail": "0"}
+    assert empty["phase"] == "Succeeded" and [r["outcome"] for r in results(ks, "replay-empty")] == ["fail"]
+    logs = kubectl(ks, "-n", "envfarm", "get", "configmaps", "-l", "envfarm.dev/role=results", "-o", "name")
+    assert {n.split("-results-")[0] for n in logs.split()} == {
+        "configmap/replay-empty",
+        "configmap/replay-gold",
+    }
     deploy = yaml.safe_load(
         kubectl(ks, "-n", "envfarm", "get", "deployment", "envfarm-controller", "-o", "yaml")
     )

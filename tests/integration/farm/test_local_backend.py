@@ -51,6 +51,13 @@ def status(home: Settings, name: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout)["status"])
 
 
+def results(home: Settings, name: str) -> list[dict[str, Any]]:
+    """`envfarm jobs results NAME`: one JSON line per finished sample."""
+    done = envfarm(home, "jobs", "results", name)
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
 def test_submit_replays_gold_and_empty_patches(local_home: Settings, tmp_path: Path) -> None:
     replay = {"kind": "replay", "patches": "gold"}
     gold = envfarm(local_home, "jobs", "submit", str(manifest(tmp_path, "gold", group_size=2, agent=replay)))
@@ -60,11 +67,14 @@ def test_submit_replays_gold_and_empty_patches(local_home: Settings, tmp_path: P
     assert empty.returncode == 0, empty.stdout + empty.stderr
     got = status(local_home, "gold")
     assert got["phase"] == "Succeeded" and got["setup_yield"] == 1.0
-    assert [(r["task_id"], r["sample"], r["outcome"], r["reward"]) for r in got["results"]] == [
+    assert got["outcomes"] == {"pass": "0-1"}
+    assert [(r["task_id"], r["sample"], r["outcome"], r["reward"]) for r in results(local_home, "gold")] == [
         (CALC, 0, "pass", 1.0),
         (CALC, 1, "pass", 1.0),
     ]
-    assert [r["outcome"] for r in status(local_home, "empty")["results"]] == ["fail"]
+    assert [r["outcome"] for r in results(local_home, "empty")] == ["fail"]
+    shown = envfarm(local_home, "jobs", "status", "empty").stdout
+    assert "Succeeded" in shown and "fail" in shown
     listing = envfarm(local_home, "jobs", "list").stdout
     assert "gold" in listing and "empty" in listing and "Succeeded" in listing
     again = envfarm(local_home, "jobs", "submit", str(tmp_path / "gold.yaml"))
@@ -91,7 +101,9 @@ def test_env_start_failure_is_an_infra_error_never_a_task_failure(
     got = last["status"]
     assert got["counts"]["infra_errors"] == 1 and got["counts"]["failed"] == 0
     assert got["infra_failures"] == {"image_pull": 2} and got["setup"] == {"attempted": 2, "up": 0}
-    assert got["results"][0]["outcome"] == "infra_error" and "not cached" in got["results"][0]["reason"]
+    assert got["outcomes"] == {"infra_error": "0"}
+    [result] = store.results("nocache")
+    assert result.outcome == "infra_error" and "not cached" in result.reason
     reasons = [e["reason"] for e in store.events("nocache")]
     assert reasons[0] == "Started" and "InfraFailure" in reasons
 

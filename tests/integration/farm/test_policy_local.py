@@ -16,6 +16,7 @@ from typing import Any
 from farm_home import CALC
 from policy_replies import dump, policy_job, sampled, served_tokens, solve
 
+from envfarm.farm.localjobs import LocalJobs
 from envfarm.settings import Settings
 from envfarm.store.records import RecordStore
 from envfarm.testing.fake_openai import FakeOpenAI
@@ -43,6 +44,10 @@ def status(home: Settings, name: str) -> dict[str, Any]:
     return dict(json.loads((home.home / "jobs" / f"{name}.json").read_text())["status"])
 
 
+def results(home: Settings, name: str) -> list[dict[str, Any]]:
+    return [r.model_dump(mode="json") for r in LocalJobs(home.home / "jobs").results(name)]
+
+
 def test_policy_job_on_the_local_backend_is_verified_and_recorded(
     local_home: Settings, tmp_path: Path
 ) -> None:
@@ -56,12 +61,9 @@ def test_policy_job_on_the_local_backend_is_verified_and_recorded(
         )
     assert done.returncode == 0, done.stdout + done.stderr
     got = status(local_home, "policy-local")
-    assert got["phase"] == "Succeeded" and [(r["outcome"], r["reward"]) for r in got["results"]] == [
-        ("pass", 1.0)
-    ]
-    assert got["results"][0]["reason"].startswith(
-        f"record policy-local.{CALC}.0 in {local_home.home / 'rollouts.db'}"
-    )
+    rows = results(local_home, "policy-local")
+    assert got["phase"] == "Succeeded" and [(r["outcome"], r["reward"]) for r in rows] == [("pass", 1.0)]
+    assert rows[0]["reason"].startswith(f"record policy-local.{CALC}.0 in {local_home.home / 'rollouts.db'}")
     with RecordStore.open(local_home) as store:
         [record] = list(store.records(job="policy-local"))
         assert store.counts("policy-local") == {"complete": 1, "dropped": 0}
@@ -70,7 +72,9 @@ def test_policy_job_on_the_local_backend_is_verified_and_recorded(
     assert sampled(record) == served_tokens(server.responses) and record.steps == 4
     assert "+    middle = len(ordered) // 2" in record.patch
     assert not [
-        text for text in (json.dumps(got), record.model_dump_json(), done.stdout, done.stderr) if KEY in text
+        text
+        for text in (json.dumps(got), json.dumps(rows), record.model_dump_json(), done.stdout, done.stderr)
+        if KEY in text
     ]
     assert envs(local_home) == envs_before, "the agent's env and the verifier's are gone"
 
@@ -86,6 +90,6 @@ def test_policy_job_without_its_key_is_an_infra_error_not_a_failure(
     assert done.returncode == 0, done.stdout + done.stderr  # the job ran to its end
     got = status(local_home, "policy-nokey")
     assert got["counts"]["infra_errors"] == 1 and got["counts"]["failed"] == 0
-    [result] = got["results"]
+    [result] = results(local_home, "policy-nokey")
     assert result["outcome"] == "infra_error" and result["reward"] is None
     assert "agent.api_key_env" in result["reason"] and "UNSET_LLM_KEY" in result["reason"]

@@ -236,6 +236,9 @@ def test_book_round_trips_through_status() -> None:
     memory.book(j, BookResult("ns/j", 0, SampleResult(task_id="t0", sample=0, outcome="held")), NOW)
     memory.book(j, BookInfraFailure("ns/j", 5, 0, "oom", False, ""), NOW)
     status = j.book.to_status(6, 0, 1, [])
-    back = type(j.book).from_status(status, 2, j.task_ids)
+    assert status.outcomes == {"fail": "3"} and status.done == "0,3"
+    back = type(j.book).from_status(status)
     assert back.done == {0: "held", 3: "fail"} and back.retries == {5: 1}
     assert back.counts(6, 0) == j.book.counts(6, 0)
+    assert sorted(j.book.unlogged) == [3], "held samples have no result to log; the failure's is unlogged"
+    assert not back.unlogged
