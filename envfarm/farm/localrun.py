@@ -50,7 +50,7 @@ async def run_local(
             for name, obj in last.items():
                 if obj is not None:
                     on_status(name, obj)
-            if all(finished(obj) for obj in last.values()) and not cluster.envs_by_name:
+            if all(finished(obj) for obj in last.values()) and cluster.idle():
                 return last
             if loop.done():
                 loop.result()  # the loop only ends on stop: surface its error

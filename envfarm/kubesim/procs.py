@@ -14,6 +14,7 @@ import base64
 import contextlib
 import itertools
 import os
+import secrets
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -75,7 +76,8 @@ class ProcessKubelet(BaseKubelet):
         self.runs: dict[Key, PodRun] = {}
         self.secrets = core.registry.lookup("", "v1", "secrets")
         self.configmaps = core.registry.lookup("", "v1", "configmaps")
-        self._loopback = itertools.count(1)
+        # pod IPs from a random 127.X.0.0/16: two kubesims on one machine rarely share addresses (ports)
+        self._loopback = itertools.count(1 + secrets.randbelow(200) * 65536)
 
     @property
     def work_dir(self) -> Path:

@@ -133,7 +133,8 @@ class LocalSandbox(RuntimeBacked):
     async def start(self, timeout_s: float = 15.0) -> None:
         argv = self.argv()
         self.socket_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.cgroup = None if self.bwrap is None else create_cgroup(self.name, self.spec.limits)
+        unique = f"{self.name}-{secrets.token_hex(4)}"  # two homes may build the same env at once
+        self.cgroup = None if self.bwrap is None else create_cgroup(unique, self.spec.limits)
         log_file = self.socket_dir / "runtime.log"
         with log_file.open("wb") as err:
             self.proc = subprocess.Popen(
