@@ -7,8 +7,11 @@ a ratio near 1 means creates are limited by the budget, not by the controller), 
 lifecycle (kubesim's own request counters: creates, deletes, status patches, events, leases; the issue's
 target is <= 3, public controllers measure ~23), controller CPU per 1k envs, controller memory per tracked
 pod (RSS growth over the informer's pod count; target <= 10 KiB), reconcile pass latency; then the time
-until all envs of a 50k job are Running. Prints a side-by-side against the targets and, as its last line,
-one JSON object. ``--smoke`` runs small sizes.
+until all envs of a 50k job are Running. A third, graded job of N envs ends each sample with a verdict
+(30% pass, like a replay job's verifier, without running tests) and measures what a job's results cost:
+API writes per env including the result log's ConfigMaps, and the size of the final status against the
+1.5 MiB etcd limit. Prints a side-by-side against the targets and, as its last line, one JSON object.
+``--smoke`` runs small sizes.
 """
 
 from __future__ import annotations
@@ -30,17 +33,19 @@ from typing import Any
 
 import orjson
 
-from envfarm.farm import crd
-from envfarm.farm.agents import HoldRunner
+from envfarm.farm import crd, podspec
+from envfarm.farm.agents import AgentRunner, EnvHandle, HoldRunner
 from envfarm.farm.controller import Options
 from envfarm.farm.kube.service import ControllerThread, ServiceOptions
 from envfarm.farm.tasks import StoreTasks
 from envfarm.kubesim import KubeletConfig, KubeSim, SimConfig
+from envfarm.models.job import SampleResult
 from envfarm.settings import Settings
 
 TARGET_WRITES_PER_ENV = 3.0
 PEER_WRITES_PER_ENV = 23.0
 TARGET_KIB_PER_POD = 10.0
+ETCD_LIMIT_KIB = 1536.0  # etcd's default --max-request-bytes: no object may be larger
 JOBS = f"/apis/{crd.GROUP}/{crd.VERSION}/namespaces/default/{crd.PLURAL}"
 
 
@@ -114,6 +119,29 @@ class Run:
     kib_per_pod: float = 0.0  # live Python heap (tracemalloc) per tracked pod: only in a --trace run
     rss_kib_per_pod: float = 0.0  # resident-set growth per tracked pod (includes allocator slack)
     passes: tuple[float, ...] = ()
+    status_kib: float = 0.0  # the job's final status (graded run)
+    result_configmaps: int = 0
+    results_logged: int = 0
+
+
+class GradedRunner:
+    """Holds like ``hold``, then ends with a verdict as a replay job's verifier would (30% pass, fixed by
+    the sample): the controller books a result per sample, so its result log is exercised at scale."""
+
+    def __init__(self) -> None:
+        self.hold = HoldRunner()
+
+    async def run(self, env: EnvHandle) -> SampleResult:
+        await self.hold.run(env)
+        ok = (env.sample * 2654435761) % 100 < 30
+        why = "" if ok else f"FAIL_TO_PASS failed: tests/test_mod.py::test_case_{env.sample}"
+        return SampleResult(
+            task_id=env.task_id,
+            sample=env.sample,
+            outcome="pass" if ok else "fail",
+            reward=float(ok),
+            reason=why,
+        )
 
 
 def submit(server: Server, pods: int, hold_s: float) -> None:
@@ -124,7 +152,16 @@ def submit(server: Server, pods: int, hold_s: float) -> None:
     server.call("POST", JOBS, body)
 
 
-def run_job(work: Path, pods: int, qps: float, hold_s: float, *, finish: bool, trace: bool = False) -> Run:
+def run_job(
+    work: Path,
+    pods: int,
+    qps: float,
+    hold_s: float,
+    *,
+    finish: bool,
+    trace: bool = False,
+    graded: bool = False,
+) -> Run:
     server = Server(work, pods)
     try:
         server.call("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd.build_crd())
@@ -137,8 +174,19 @@ def run_job(work: Path, pods: int, qps: float, hold_s: float, *, finish: bool, t
             controller=Options(status_interval_s=2.0),
         )
         tasks = StoreTasks(Settings(home=work / "home"))
-        with ControllerThread(options, tasks, {"hold": HoldRunner()}) as ct:
-            return measure(server, ct, pods, hold_s, finish=finish, trace=trace)
+        runner: AgentRunner = GradedRunner() if graded else HoldRunner()
+        with ControllerThread(options, tasks, {"hold": runner}) as ct:
+            run = measure(server, ct, pods, hold_s, finish=finish, trace=trace)
+        if graded:
+            status = server.call("GET", f"{JOBS}/bench").get("status") or {}
+            run.status_kib = len(orjson.dumps(status)) / 1024
+            logs = server.call(
+                "GET", "/api/v1/namespaces/default/configmaps?labelSelector=envfarm.dev/role=results"
+            )
+            items = logs.get("items") or []
+            run.result_configmaps = len(items)
+            run.results_logged = sum(i["data"][podspec.RESULTS_KEY].count("\n") for i in items)
+        return run
     finally:
         server.close()
 
@@ -215,10 +263,11 @@ def main() -> None:
             Path(tmp) / "mem", pods, args.qps, 3600, finish=False, trace=True
         ).kib_per_pod
         big_run = run_job(Path(tmp) / "big", big, args.qps, 3600, finish=False) if big else None
-    report(main_run, big_run, args.qps)
+        graded = run_job(Path(tmp) / "graded", pods, args.qps, hold, finish=True, graded=True)
+    report(main_run, big_run, graded, args.qps)
 
 
-def report(run: Run, big: Run | None, qps: float) -> None:
+def report(run: Run, big: Run | None, graded: Run, qps: float) -> None:
     n = run.pods
     creates_per_s = n / run.seconds_all_created if run.seconds_all_created else 0.0
     writes_per_env = run.writes / n
@@ -249,6 +298,13 @@ def report(run: Run, big: Run | None, qps: float) -> None:
     print(f"reconcile pass: p50 {p50:.1f} ms, p99 {p99:.1f} ms over {len(passes)} passes")
     if big is not None:
         print(f"all {big.pods} envs of the scale job Running after {big.seconds_all_running:.1f}s")
+    graded_writes = graded.writes / graded.pods
+    print(
+        f"graded job of {graded.pods} envs: {graded.results_logged} results in {graded.result_configmaps} "
+        f"result-log ConfigMaps; API writes per env {graded_writes:.2f} (target {TARGET_WRITES_PER_ENV:g}); "
+        f"final status {graded.status_kib:.1f} KiB vs etcd's {ETCD_LIMIT_KIB:g} KiB object limit "
+        f"({graded.status_kib / ETCD_LIMIT_KIB:.3f}x)"
+    )
     out = {
         "seconds_all_running_10k": round(run.seconds_all_running * 10_000 / n, 2),
         "creates_per_s": round(creates_per_s, 1),
@@ -260,6 +316,11 @@ def report(run: Run, big: Run | None, qps: float) -> None:
         "reconcile_p50_ms": round(p50, 2),
         "reconcile_p99_ms": round(p99, 2),
         "seconds_all_running_50k": round(big.seconds_all_running * 50_000 / big.pods, 2) if big else None,
+        "graded_api_writes_per_env": round(graded_writes, 3),
+        "graded_status_kib": round(graded.status_kib, 2),
+        "graded_status_ratio_to_etcd_limit": round(graded.status_kib / ETCD_LIMIT_KIB, 4),
+        "graded_results_logged": graded.results_logged,
+        "graded_result_configmaps": graded.result_configmaps,
         "envs": n,
         "qps": qps,
     }

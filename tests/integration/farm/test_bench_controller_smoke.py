@@ -31,3 +31,5 @@ def test_bench_smoke_prints_the_json_last() -> None:
     assert all(result[k] > 0 for k in KEYS), result
     assert result["api_writes_per_env"] <= 3
     assert result["kib_per_tracked_pod"] <= 10
+    assert result["graded_results_logged"] == result["envs"], "every graded sample's result is in the log"
+    assert result["graded_api_writes_per_env"] <= 3 and 0 < result["graded_status_ratio_to_etcd_limit"] < 1
