@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from envfarm.errors import FileFormatError, SandboxError
 from envfarm.farm.tasks import TaskSource
@@ -44,6 +44,14 @@ class EnvHandle:
 
 class AgentRunner(Protocol):
     async def run(self, env: EnvHandle) -> SampleResult: ...
+
+
+@runtime_checkable
+class GroupRunner(Protocol):
+    """A runner whose samples count as groups (``policy``): told when a sample of a task's group ended as
+    an infrastructure error for good, so the group is recorded as dropped, never trained on as a 0."""
+
+    async def give_up(self, job: str, task_id: str, reason: str) -> None: ...
 
 
 class HoldRunner:

@@ -21,8 +21,8 @@ from pydantic import ValidationError
 
 from envfarm.errors import EnvfarmError, PolicyError, SandboxError
 from envfarm.farm import memory
-from envfarm.farm.agents import AgentRunner, EnvHandle
-from envfarm.farm.book import Book, Recorded
+from envfarm.farm.agents import AgentRunner, EnvHandle, GroupRunner
+from envfarm.farm.book import INFRA, Book, Recorded
 from envfarm.farm.clock import iso, parse_time, ready_since
 from envfarm.farm.cluster import Cluster, Obj
 from envfarm.farm.conditions import conditions
@@ -267,7 +267,11 @@ class Controller:
         task = self.agent_tasks.pop((job.key, getattr(action, "sample", -1)), None)
         if task is not None and isinstance(action, BookInfraFailure):
             task.cancel()
+        if isinstance(action, BookResult) and action.result.outcome == INFRA:
+            self._give_up(job, action.sample, action.result.reason)
         if isinstance(action, BookInfraFailure):
+            if final:
+                self._give_up(job, action.sample, f"{action.reason}: {action.detail}")
             if self.metrics is not None:
                 self.metrics.infra_failures.labels(action.reason).inc()
             what = "gave up" if final else "will retry"
@@ -278,6 +282,13 @@ class Controller:
                 True,
                 now,
             )
+
+    def _give_up(self, job: JobState, sample: int, reason: str) -> None:
+        """A sample ended as an infrastructure error for good: a group runner drops its group."""
+        runner = self.runners.get(job.spec.agent.kind)
+        if isinstance(runner, GroupRunner):
+            task_id, _ = job.task_of(sample)
+            self._spawn(runner.give_up(job.key, task_id, f"sample {sample}: {reason}"[:300]))
 
     def _write(self, job: JobState, pods: list[SlimPod], now: float) -> None:
         if job.key in self.writing:

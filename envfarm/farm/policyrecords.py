@@ -5,8 +5,9 @@ on its own), but the record store takes a group whole or not at all, and a train
 groups. So a finished record is first staged as a file (``artifacts_dir/rollouts/_staged/<group>/``,
 written atomically: it survives a controller restart), and the group is stored once all G are staged. A
 sample run again after the group was stored (a restart adopted its env) replaces its record in the
-stored group. A group one of whose samples ended as an infrastructure error never becomes complete, so
-it is never trained on; the job's status counts it.
+stored group. A group one of whose samples ended as an infrastructure error for good is recorded as
+dropped (:meth:`GroupRecords.drop`: its staged records go, later ones are not staged), so a trainer
+following the job sees it end and never trains on it; the job's status counts it too.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import os
 import shutil
 from pathlib import Path
 
+from envfarm.agent.recording import group_id
 from envfarm.errors import StoreError
 from envfarm.models.rollout import RolloutGroup, RolloutRecord
 from envfarm.settings import Settings
-from envfarm.store.records import COMPLETE, RecordStore
+from envfarm.store.records import COMPLETE, DROPPED, RecordStore
 
 STAGED = "_staged"
 
@@ -48,12 +50,24 @@ class GroupRecords:
         async with self._lock:
             return await asyncio.to_thread(self._add, record, group_size)
 
+    async def drop(self, job: str, task_id: str, reason: str) -> None:
+        async with self._lock:
+            await asyncio.to_thread(self._drop, job, task_id, reason)
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()
             self._store = None
 
+    def _drop(self, job: str, task_id: str, reason: str) -> None:
+        gid = group_id(job, task_id)
+        if not self.store.groups(group_id=gid):  # a stored group (complete, or dropped already) stays
+            self.store.drop_group(job=job, group_id=gid, task_id=task_id, reason=reason)
+        shutil.rmtree(self.staged / gid, ignore_errors=True)
+
     def _add(self, record: RolloutRecord, group_size: int) -> bool:
+        if self.store.groups(group_id=record.group_id, status=DROPPED):
+            return False  # a sample of its group gave up: the group is not trained on
         if self._replace_stored(record):
             return True
         folder = self.staged / record.group_id

@@ -87,6 +87,11 @@ class PolicyRunner:
             reason=f"{note}: {verdict.reason}"[:300],
         )
 
+    async def give_up(self, job: str, task_id: str, reason: str) -> None:
+        """A sample of the task's group ended as an infrastructure error: the group is dropped."""
+        _, name = _split(job)
+        await self.records.drop(name, task_id, reason)
+
     async def aclose(self) -> None:
         await self.policies.aclose()
         self.records.close()

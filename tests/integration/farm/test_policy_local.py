@@ -91,5 +91,9 @@ def test_policy_job_without_its_key_is_an_infra_error_not_a_failure(
     got = status(local_home, "policy-nokey")
     assert got["counts"]["infra_errors"] == 1 and got["counts"]["failed"] == 0
     [result] = results(local_home, "policy-nokey")
+    with RecordStore.open(local_home) as store:
+        assert store.counts("policy-nokey") == {"complete": 0, "dropped": 1}, "the group ends, dropped"
+        [group] = store.groups(job="policy-nokey")
+        assert "UNSET_LLM_KEY" in group.reason
     assert result["outcome"] == "infra_error" and result["reward"] is None
     assert "agent.api_key_env" in result["reason"] and "UNSET_LLM_KEY" in result["reason"]

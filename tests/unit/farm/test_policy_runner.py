@@ -137,6 +137,22 @@ async def test_records_are_stored_as_whole_groups_and_a_rerun_replaces_its_recor
     assert not (sink.staged / "j.t").exists()
 
 
+async def test_a_group_given_up_is_dropped_and_takes_no_later_record(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home")
+    sink = GroupRecords(settings)
+    assert await sink.add(record(0), 2) is False  # staged
+    await sink.drop("j", "t", "sample 1: oom: killed")
+    await sink.drop("j", "t", "sample 0: again")  # a second sample giving up changes nothing
+    assert not (sink.staged / "j.t").exists()
+    assert await sink.add(record(0, patch="late"), 2) is False, "a dropped group is never completed"
+    sink.close()
+    with RecordStore.open(settings) as store:
+        assert store.counts("j") == {"complete": 0, "dropped": 1}
+        [group] = store.groups(job="j")
+        assert group.reason == "sample 1: oom: killed"
+    assert not (sink.staged / "j.t").exists()
+
+
 def test_record_note_round_trip_and_verify_pod_names() -> None:
     note = NOTE.format(rollout_id="j.t.0", db="/home/x/rollouts.db")
     assert record_of(f"{note}: 3 of 3 tests pass") == ("j.t.0", "/home/x/rollouts.db")
