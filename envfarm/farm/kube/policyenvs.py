@@ -30,7 +30,6 @@ from envfarm.farm.kube.service import ServiceOptions, api_client
 from envfarm.farm.local import EnvProvider
 from envfarm.farm.podsandbox import RemoteSandbox
 from envfarm.farm.policyrunner import farm_runners
-from envfarm.farm.ratelimit import TokenBucket
 from envfarm.farm.slim import slim_pod
 from envfarm.farm.tasks import TaskSource
 from envfarm.models.job import RolloutJobSpec, SecretRef
@@ -187,12 +186,12 @@ def cluster_runners(
     make_api: Callable[[ServiceOptions], KubeApi] | None = None,
 ) -> dict[str, AgentRunner]:
     """The runners `envfarm controller run` gives the controller: hold, replay, and policy with
-    verification pods and Secrets of this cluster (a client of its own, at most half the QPS budget)."""
+    verification pods and Secrets of this cluster (a client of its own, drawing from the replica's one
+    API budget, with at most half its requests in flight)."""
     api = (make_api or _api)(options)
     envs = ClusterEnvs(api, tasks, options.runtime_image)
     return farm_runners(tasks, settings, envs.fresh, secrets=envs.secret)
 
 
 def _api(options: ServiceOptions) -> KubeApi:
-    bucket = TokenBucket(max(1.0, options.qps / 2), max(1, options.burst // 2))
-    return KubeApi(api_client(options.kubeconfig), bucket, inflight=max(1, options.inflight // 2))
+    return KubeApi(api_client(options.kubeconfig), options.bucket(), inflight=max(1, options.inflight // 2))

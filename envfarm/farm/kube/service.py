@@ -43,6 +43,14 @@ class ServiceOptions:
     lease_duration_s: int = 15
     renew_s: float = 2.0
     controller: Options = field(default_factory=Options)
+    _bucket: TokenBucket | None = field(default=None, init=False, repr=False, compare=False)
+
+    def bucket(self) -> TokenBucket:
+        """The replica's one API budget (``--qps``, ``--burst``): the controller and the clients of its
+        runners (verification pods) all draw from it, so the planner's budget sees their requests."""
+        if self._bucket is None:
+            self._bucket = TokenBucket(self.qps, self.burst)
+        return self._bucket
 
 
 def api_client(kubeconfig: Path | None) -> Any:
@@ -72,9 +80,11 @@ class ControllerService:
     ) -> None:
         self.options = options
         self.metrics = Metrics()
-        bucket = TokenBucket(options.qps, options.burst)
         self.api = KubeApi(
-            api_client(options.kubeconfig), bucket, inflight=options.inflight, on_request=self.metrics.request
+            api_client(options.kubeconfig),
+            options.bucket(),
+            inflight=options.inflight,
+            on_request=self.metrics.request,
         )
         kube = KubeOptions(options.namespace, options.runtime_image, options.inflight, options.identity)
         self.cluster = KubeCluster(self.api, tasks, kube)

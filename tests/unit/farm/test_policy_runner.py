@@ -15,6 +15,8 @@ from envfarm.errors import ConfigError, PolicyError, SandboxError
 from envfarm.farm import names, podspec
 from envfarm.farm.agents import EnvHandle
 from envfarm.farm.kube.policyenvs import PURPOSE, verify_pod, verify_pod_name
+from envfarm.farm.kube.policyenvs import _api as policy_api
+from envfarm.farm.kube.service import ServiceOptions
 from envfarm.farm.policypool import SECRET_VAR, PolicyPool
 from envfarm.farm.policyrecords import GroupRecords
 from envfarm.farm.policyrunner import NOTE, PolicyRunner, record_of
@@ -173,3 +175,16 @@ def test_verification_pod_is_an_isolated_env_pod_the_controller_does_not_track()
     assert any(labels.get(k) != v for k, v in selector.items()), "the controller's informer skips it"
     assert labels[PURPOSE] == "verify" and body["metadata"]["ownerReferences"][0]["uid"] == "uid-9"
     assert body["metadata"]["name"].startswith("j-1-2-v") and body["spec"] == env_body["spec"]
+
+
+def test_verification_clients_draw_from_the_controllers_one_budget(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'http://127.0.0.1:9'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+    )
+    options = ServiceOptions(kubeconfig=kubeconfig, qps=50, burst=5)
+    assert options.bucket() is options.bucket() and options.bucket().qps == 50
+    assert policy_api(options).bucket is options.bucket(), "verification pods spend the --qps budget too"
