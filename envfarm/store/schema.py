@@ -35,14 +35,14 @@ CREATE INDEX IF NOT EXISTS tasks_patch_hash ON tasks(patch_hash) WHERE patch_has
 CREATE TABLE IF NOT EXISTS task_blobs (
     rowid     INTEGER PRIMARY KEY,
     statement TEXT NOT NULL,
-    data      TEXT NOT NULL
+    data      BLOB NOT NULL  -- zlib of the canonical JSON (TEXT JSON in stores written before: both read)
 );
 CREATE TABLE IF NOT EXISTS task_revisions (
     instance_id  TEXT NOT NULL,
     revision     INTEGER NOT NULL,
     content_hash TEXT NOT NULL,
     replaced_at  TEXT NOT NULL,
-    data         TEXT NOT NULL,
+    data         BLOB NOT NULL,
     PRIMARY KEY (instance_id, revision)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS tasks_fts USING fts5(

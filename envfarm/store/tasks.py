@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from envfarm.errors import NotFoundError, StoreError
 from envfarm.models.task import SweTask, TaskStatus, WebTask, parse_task, task_to_record
 from envfarm.store.keys import canonical_json, content_hash, patch_fingerprint, pr_number
 from envfarm.store.schema import connect
+
+PACK_LEVEL = 1  # zlib level of stored task JSON (higher levels: a few % smaller, several times slower)
 
 AnyTask = SweTask | WebTask
 
@@ -99,7 +102,7 @@ class TaskStore:
     def upsert(self, task: AnyTask, source_file: str = "") -> tuple[Upsert, str]:
         """Insert or update one task; returns what happened and, for a duplicate, which task it repeats."""
         canonical = canonical_json(task_to_record(task))
-        digest, data = content_hash(canonical), canonical.decode()
+        digest, data = content_hash(canonical), pack(canonical)
         repo = task.repo if isinstance(task, SweTask) else ""
         prn = pr_number(task.instance_id, repo, task.envfarm.source.pr_number) if repo else None
         fingerprint = patch_fingerprint(task.patch) if isinstance(task, SweTask) else None
@@ -177,7 +180,12 @@ class TaskStore:
             (instance_id,),
         ).fetchall()
         return [
-            {"revision": r, "content_hash": h, "replaced_at": at, "record": json.loads(d)}
+            {
+                "revision": r,
+                "content_hash": h,
+                "replaced_at": at,
+                "record": json.loads(unpack(d, instance_id)),
+            }
             for r, h, at, d in rows
         ]
 
@@ -248,8 +256,23 @@ class TaskStore:
         }
 
 
-def _load(data: str, instance_id: str) -> AnyTask:
+def pack(canonical: bytes) -> bytes:
+    """A task's canonical JSON as stored: zlib (level 1: ~3x smaller, ~40 us a task)."""
+    return zlib.compress(canonical, PACK_LEVEL)
+
+
+def unpack(data: str | bytes, instance_id: str) -> str | bytes:
+    """The JSON of a stored task: compressed bytes, or plain text as stores before compression hold it."""
+    if isinstance(data, str):
+        return data
     try:
-        return parse_task(json.loads(data))
+        return zlib.decompress(data)
+    except zlib.error as exc:
+        raise StoreError(f"stored task {instance_id!r} cannot be read back: {exc}") from exc
+
+
+def _load(data: str | bytes, instance_id: str) -> AnyTask:
+    try:
+        return parse_task(json.loads(unpack(data, instance_id)))
     except (ValueError, sqlite3.Error) as exc:
         raise StoreError(f"stored task {instance_id!r} cannot be read back: {exc}") from exc

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +76,21 @@ def test_keys_are_pure_and_stable() -> None:
     assert pr_number("astropy__astropy-12907", "astropy/astropy", None) == 12907
     assert pr_number("calc-fix-1", "acme/calc", None) is None
     assert pr_number("anything", "acme/calc", 5) == 5
+
+
+def test_task_json_is_stored_compressed_and_older_plain_rows_still_read(
+    store: TaskStore, make_record: Any
+) -> None:
+    task = parse_task(make_record())
+    with store.transaction():
+        store.upsert(task)
+    conn = sqlite3.connect(store.path)
+    try:
+        [(kind,)] = conn.execute("SELECT typeof(data) FROM task_blobs").fetchall()
+        assert kind == "blob"
+        # a store written before compression holds the JSON as text: it must still read back
+        conn.execute("UPDATE task_blobs SET data = ?", (json.dumps(make_record()),))
+        conn.commit()
+    finally:
+        conn.close()
+    assert store.get("acme__calc-1").model_dump() == task.model_dump()
