@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from envfarm.farm import ranges
 from envfarm.models.job import (
+    RESULTS_IN_STATUS,
     Condition,
     JobCounts,
     JobPhase,
@@ -33,6 +34,7 @@ FINISHED_PHASES = frozenset({JobPhase.succeeded.value, JobPhase.failed.value, Jo
 class Book:
     done: dict[int, str] = field(default_factory=dict)  # sample -> outcome
     unlogged: dict[int, SampleResult] = field(default_factory=dict)  # finished, not in the result log yet
+    shown: dict[int, SampleResult] = field(default_factory=dict)  # samples < RESULTS_IN_STATUS, in status
     retries: dict[int, int] = field(default_factory=dict)  # unfinished sample -> infra failures so far
     attempted: int = 0
     up: int = 0
@@ -50,7 +52,7 @@ class Book:
             return
         self.done[sample] = result.outcome
         if result.outcome != HELD:
-            self.unlogged[sample] = result
+            self._record(sample, result)
         self.retries.pop(sample, None)
         self.attempted += 1
         self.up += 1
@@ -73,8 +75,13 @@ class Book:
         self.retries.pop(sample, None)
         self.done[sample] = INFRA
         why = f"{reason}: {detail}" if detail else reason
-        self.unlogged[sample] = SampleResult(task_id=task[0], sample=task[1], outcome=INFRA, reason=why[:300])
+        self._record(sample, SampleResult(task_id=task[0], sample=task[1], outcome=INFRA, reason=why[:300]))
         return True
+
+    def _record(self, sample: int, result: SampleResult) -> None:
+        self.unlogged[sample] = result
+        if sample < RESULTS_IN_STATUS:
+            self.shown[sample] = result
 
     def logged(self, batch: dict[int, SampleResult]) -> None:
         """``batch`` (taken from :attr:`unlogged`) is in the result log now."""
@@ -122,6 +129,7 @@ class Book:
             done=ranges.encode(self.done),
             retries={str(k): v for k, v in sorted(self.retries.items())},
             outcomes=self.outcome_ranges(),
+            results=[r for _, r in sorted(self.shown.items())],
             conditions=conditions,
             start_time=self.start_time,
             completion_time=self.completion_time,
@@ -137,14 +145,17 @@ class Book:
         return {outcome: ranges.encode(samples) for outcome, samples in sorted(by.items())}
 
     @classmethod
-    def from_status(cls, status: RolloutJobStatus) -> Book:
+    def from_status(cls, status: RolloutJobStatus, group_size: int, task_ids: list[str]) -> Book:
         """The book a previous controller left in ``status`` (its result log holds the details)."""
         done = dict.fromkeys(ranges.decode(status.done), HELD)
         for outcome, text in status.outcomes.items():
             for sample in ranges.decode(text, field=f"status.outcomes.{outcome}") & done.keys():
                 done[sample] = outcome
+        index = {t: i for i, t in enumerate(task_ids)}
+        shown = {index[r.task_id] * group_size + r.sample: r for r in status.results if r.task_id in index}
         return cls(
             done=done,
+            shown={s: r for s, r in shown.items() if s in done},
             retries={int(k): v for k, v in status.retries.items()},
             attempted=status.setup.attempted,
             up=status.setup.up,

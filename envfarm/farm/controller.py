@@ -187,7 +187,7 @@ class Controller:
             spec=spec,
             task_ids=task_ids,
             created=parse_time(meta.get("creationTimestamp")) or self.clock(),
-            book=Book.from_status(status),
+            book=Book.from_status(status, spec.group_size, task_ids),
             recorded=Recorded.of(status),
         )
         state.written = state.book.version

@@ -1,9 +1,9 @@
 """A job's per-sample results as an append-only log of JSON lines (pure).
 
-A RolloutJob's ``status`` keeps counts, the finished samples and their outcomes as index ranges: it stays
-a few KiB at 100k samples, under etcd's object limit, and every status write stays cheap. The detail of
-each finished sample (task, reward, reason) goes to the job's result log instead, written before the
-status that names the sample as done: on Kubernetes, ConfigMaps owned by the job (created, never updated;
+A RolloutJob's ``status`` keeps counts, the finished samples and their outcomes as index ranges, and the
+detail of the first 100 samples only: it stays well under etcd's object limit at 100k samples, and every
+status write stays cheap. The detail of every finished sample (task, reward, reason) goes to the job's
+result log, written before the status that names the sample as done: on Kubernetes, ConfigMaps owned by the job (created, never updated;
 deleted with it); locally, a JSON-lines file beside the job's file.
 
 A line is ``{"uid": <job uid>, "index": <sample index in the job>, "result": <SampleResult>}``. A sample

@@ -160,6 +160,9 @@ class SetupStats(Strict):
     up: int = 0
 
 
+RESULTS_IN_STATUS = 100
+
+
 class RolloutJobStatus(Strict):
     phase: JobPhase = JobPhase.pending
     counts: JobCounts = Field(default_factory=JobCounts)
@@ -172,8 +175,11 @@ class RolloutJobStatus(Strict):
         default_factory=dict
     )  # sample index -> infra failures so far (unfinished)
     # finished samples by outcome ("pass", "fail", "infra_error", ...; "held" is what done leaves over), as
-    # index ranges; each sample's detail (task, reward, reason) is in the job's result log, not here
+    # index ranges; every sample's detail (task, reward, reason) is in the job's result log
     outcomes: dict[str, str] = Field(default_factory=dict)
+    # the detail of the first samples (index < RESULTS_IN_STATUS: a small job's all), so that
+    # `kubectl get rolloutjob -o yaml` shows them; bounded, so the status stays small at any job size
+    results: list[SampleResult] = Field(default_factory=list)
     conditions: list[Condition] = Field(default_factory=list)
     start_time: str = ""
     completion_time: str = ""

@@ -119,6 +119,9 @@ def test_apply_k_then_replay_jobs_complete_with_the_right_verdicts(
     ]
     assert gold["setup_yield"] == 1.0 and gold["counts"]["succeeded"] == 2
     assert gold["outcomes"] == {"pass": "0-1"} and empty["outcomes"] == {"fail": "0"}
+    shown = [(r["task_id"], r["sample"], r["outcome"], r["reward"]) for r in gold["results"]]
+    assert shown == [(CALC, 0, "pass", 1.0), (CALC, 1, "pass", 1.0)], "visible in kubectl get -o yaml"
+    assert [r["outcome"] for r in empty["results"]] == ["fail"]
     assert empty["phase"] == "Succeeded" and [r["outcome"] for r in results(ks, "replay-empty")] == ["fail"]
     logs = kubectl(ks, "-n", "envfarm", "get", "configmaps", "-l", "envfarm.dev/role=results", "-o", "name")
     assert {n.split("-results-")[0] for n in logs.split()} == {

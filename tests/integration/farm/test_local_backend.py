@@ -67,7 +67,7 @@ def test_submit_replays_gold_and_empty_patches(local_home: Settings, tmp_path: P
     assert empty.returncode == 0, empty.stdout + empty.stderr
     got = status(local_home, "gold")
     assert got["phase"] == "Succeeded" and got["setup_yield"] == 1.0
-    assert got["outcomes"] == {"pass": "0-1"}
+    assert got["outcomes"] == {"pass": "0-1"} and [r["outcome"] for r in got["results"]] == ["pass", "pass"]
     assert [(r["task_id"], r["sample"], r["outcome"], r["reward"]) for r in results(local_home, "gold")] == [
         (CALC, 0, "pass", 1.0),
         (CALC, 1, "pass", 1.0),

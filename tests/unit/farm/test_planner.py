@@ -237,8 +237,9 @@ def test_book_round_trips_through_status() -> None:
     memory.book(j, BookInfraFailure("ns/j", 5, 0, "oom", False, ""), NOW)
     status = j.book.to_status(6, 0, 1, [])
     assert status.outcomes == {"fail": "3"} and status.done == "0,3"
-    back = type(j.book).from_status(status)
+    assert [(r.task_id, r.sample, r.outcome) for r in status.results] == [("t1", 1, "fail")]
+    back = type(j.book).from_status(status, 2, j.task_ids)
     assert back.done == {0: "held", 3: "fail"} and back.retries == {5: 1}
     assert back.counts(6, 0) == j.book.counts(6, 0)
     assert sorted(j.book.unlogged) == [3], "held samples have no result to log; the failure's is unlogged"
-    assert not back.unlogged
+    assert not back.unlogged and back.shown == j.book.shown

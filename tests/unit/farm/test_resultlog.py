@@ -11,7 +11,7 @@ from envfarm.errors import RecordError
 from envfarm.farm import resultlog
 from envfarm.farm.book import HELD, INFRA, Book
 from envfarm.farm.localjobs import LocalJobs
-from envfarm.models.job import RolloutJob, SampleResult
+from envfarm.models.job import RESULTS_IN_STATUS, RolloutJob, SampleResult
 
 
 def res(task: str, sample: int, outcome: str = "pass", reason: str = "") -> SampleResult:
@@ -58,7 +58,8 @@ def test_status_stays_small_at_100k_samples_while_the_details_go_to_the_log() ->
     size = len(status.model_dump_json())
     assert size < 1_000_000, f"{size} bytes: a status must fit an etcd object (1.5 MiB) with room"
     assert len(book.unlogged) == 100_000
-    back = Book.from_status(status)
+    assert len(status.results) == RESULTS_IN_STATUS and status.results[7].outcome == INFRA
+    back = Book.from_status(status, 100_000, ["t"])
     assert back.counts(100_000, 0) == book.counts(100_000, 0)
     assert back.done[7] == INFRA and back.done[0] == "fail" and back.done[1] == "pass"
     held = Book()
