@@ -3,8 +3,8 @@
 A RolloutJob's ``status`` keeps counts, the finished samples and their outcomes as index ranges, and the
 detail of the first 100 samples only: it stays well under etcd's object limit at 100k samples, and every
 status write stays cheap. The detail of every finished sample (task, reward, reason) goes to the job's
-result log, written before the status that names the sample as done: on Kubernetes, ConfigMaps owned by the job (created, never updated;
-deleted with it); locally, a JSON-lines file beside the job's file.
+result log, written before the status that names the sample as done: on Kubernetes, ConfigMaps owned
+by the job (created, never updated; deleted with it); locally, a JSON-lines file beside the job's file.
 
 A line is ``{"uid": <job uid>, "index": <sample index in the job>, "result": <SampleResult>}``. A sample
 rerun after a controller restart (its result written, its status write lost) appears twice: the later
