@@ -41,6 +41,7 @@ from envfarm.farm.tasks import StoreTasks
 from envfarm.kubesim import KubeletConfig, KubeSim, SimConfig
 from envfarm.models.job import SampleResult
 from envfarm.settings import Settings
+from envfarm.testing.kubesim import raw_json
 
 TARGET_WRITES_PER_ENV = 3.0
 PEER_WRITES_PER_ENV = 23.0
@@ -78,15 +79,7 @@ class Server:
         self.api = config.new_client_from_config(str(self.kubeconfig))
 
     def call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        req = self.api.param_serialize(
-            method,
-            path,
-            body=body,
-            auth_settings=["BearerToken"],
-            header_params={"Content-Type": "application/json"},
-        )
-        resp = self.api.call_api(*req)
-        return dict(orjson.loads(resp.read() or b"{}"))
+        return raw_json(self.api, method, path, body)[1]
 
     def writes(self) -> int:
         return int(self.call("GET", "/kubesim/stats")["writes"])

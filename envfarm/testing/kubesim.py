@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -103,6 +104,19 @@ class KubeSimThread:
         from kubernetes import config as k8s_config
 
         return k8s_config.new_client_from_config_dict(self.kubeconfig())  # type: ignore[no-untyped-call]
+
+
+def raw_json(api: Any, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+    """One request on any API path through an official ``ApiClient``: (status, the JSON body as a dict)."""
+    req = api.param_serialize(
+        method,
+        path,
+        body=body,
+        auth_settings=["BearerToken"],
+        header_params={"Content-Type": "application/json"},
+    )
+    resp = api.call_api(*req)
+    return int(resp.status), dict(json.loads(resp.read() or b"{}"))
 
 
 def fast_kubelet(**overrides: Any) -> KubeletConfig:

@@ -6,8 +6,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from envfarm.farm import crd
 from envfarm.farm.agents import HoldRunner
 from envfarm.farm.controller import Options
@@ -15,7 +13,7 @@ from envfarm.farm.kube.service import ControllerThread, ServiceOptions
 from envfarm.farm.tasks import StoreTasks
 from envfarm.kubesim import KubeletConfig
 from envfarm.settings import Settings
-from envfarm.testing.kubesim import KubeSimThread
+from envfarm.testing.kubesim import KubeSimThread, raw_json
 
 FAST = KubeletConfig(
     creating_s=0.05,
@@ -40,16 +38,9 @@ class Farm:
     def raw(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
         """One request; the test's own requests retry through injected 429s and 500s."""
         for _ in range(100):
-            req = self.api.param_serialize(
-                method,
-                path,
-                body=body,
-                auth_settings=["BearerToken"],
-                header_params={"Content-Type": "application/json"},
-            )
-            resp = self.api.call_api(*req)
-            if resp.status not in (429, 500):
-                return dict(orjson.loads(resp.read() or b"{}"))
+            status, got = raw_json(self.api, method, path, body)
+            if status not in (429, 500):
+                return got
             time.sleep(0.05)
         raise AssertionError(f"{method} {path}: kept failing")
 

@@ -34,7 +34,7 @@ from envfarm.kubesim import LaunchSpec, RunningProcess
 from envfarm.settings import Settings
 from envfarm.store.records import RecordStore
 from envfarm.testing.fake_openai import FakeOpenAI, FakeReply
-from envfarm.testing.kubesim import KubeSimThread, fast_kubelet
+from envfarm.testing.kubesim import KubeSimThread, fast_kubelet, raw_json
 
 ENVFARM = [sys.executable, "-c", "from envfarm.cli.app import main; main()"]
 KEY = "sk-test-7f3a9c"
@@ -62,14 +62,7 @@ class Cluster:
         self.api = ks.api_client()
 
     def raw(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        req = self.api.param_serialize(
-            method,
-            path,
-            body=body,
-            auth_settings=["BearerToken"],
-            header_params={"Content-Type": "application/json"},
-        )
-        return dict(json.loads(self.api.call_api(*req).read() or b"{}"))
+        return raw_json(self.api, method, path, body)[1]
 
     def pods(self, purpose: str) -> list[dict[str, Any]]:
         found = self.raw("GET", "/api/v1/namespaces/default/pods").get("items", [])
