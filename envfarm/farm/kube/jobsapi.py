@@ -56,11 +56,11 @@ class KubeJobs:
         """Each finished sample's result from the job's result log (its ConfigMaps), by sample index."""
         uid = str(self.get(name)["metadata"].get("uid", ""))
         selector = f"{names.ROLE}={names.RESULTS_ROLE},{names.JOB}={names.label_value(name)}"
+        path = f"/api/v1/namespaces/{self.namespace}/configmaps"
         chunks: list[tuple[float, str, str]] = []
         cont = ""
         while True:
             query = {"labelSelector": selector, "limit": "500", **({"continue": cont} if cont else {})}
-            path = f"/api/v1/namespaces/{self.namespace}/configmaps"
             reply = self.api.call("GET", path, query=query)
             body = raise_for(reply, f"list the results of RolloutJob {name}")
             for item in body.get("items") or ():
